@@ -1,0 +1,44 @@
+// Bundles the CLI (and, as they appear, the extension and the sidecar) into dist/.
+// onnxruntime-node is a native addon and vscode is provided by the host: both stay external.
+const esbuild = require('esbuild');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const entries = [
+  { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
+  { in: 'bench/main.ts', out: 'bench' },
+  { in: 'src/extension/extension.ts', out: 'extension' },
+  { in: 'src/sidecar/main.ts', out: 'sidecar' },
+].filter((e) => fs.existsSync(path.join(__dirname, e.in)));
+
+async function main() {
+  const watch = process.argv.includes('--watch');
+  const contexts = await Promise.all(
+    entries.map((e) =>
+      esbuild.context({
+        entryPoints: { [e.out]: e.in },
+        outdir: 'dist',
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        sourcemap: true,
+        external: ['vscode', 'onnxruntime-node'],
+        banner: e.banner ? { js: e.banner } : undefined,
+        logLevel: 'warning',
+      }),
+    ),
+  );
+  if (watch) {
+    await Promise.all(contexts.map((c) => c.watch()));
+    return;
+  }
+  await Promise.all(contexts.map((c) => c.rebuild()));
+  await Promise.all(contexts.map((c) => c.dispose()));
+  if (fs.existsSync('dist/cli.js')) fs.chmodSync('dist/cli.js', 0o755);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
