@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'models/', 'test/e2e/.cache/', '.repokv/', 'bench/.work/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'models/', 'test/e2e/.cache/', '.repokv/', 'bench/.work/', 'coverage/', 'test/fixtures/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,24 @@
+// Prints the one closing line CI reads ("N passed, N failed") from vitest's JSON report, counting every
+// failed CI step (install, build, type-check, lint) as a failure too, and exits non-zero if anything failed.
+const fs = require('node:fs');
+const [reportPath, ...failedSteps] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (fs.existsSync(reportPath)) {
+  const report = JSON.parse(fs.readFileSync(reportPath, 'utf8'));
+  passed = report.numPassedTests;
+  failed = report.numFailedTests;
+  skipped = report.numPendingTests + report.numTodoTests;
+  // A suite that fails to load has no failed tests but must still fail the run.
+  const brokenSuites = report.testResults.filter((r) => r.status === 'failed' && r.assertionResults.length === 0);
+  for (const s of brokenSuites) console.log(`suite failed to run: ${s.name}: ${s.message}`);
+  failed += brokenSuites.length;
+} else {
+  console.log(`no test report at ${reportPath}`);
+  failed += 1;
+}
+for (const s of failedSteps) console.log(`CI step failed: ${s}`);
+failed += failedSteps.filter((s) => s !== 'test').length;
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -1,0 +1,48 @@
+/**
+ * `node dist/bench.js <suite> [options]`: RepoKV's benchmarks. Each suite prints a Markdown table (for
+ * BENCHMARKS.md) and, with --json, the raw figures. Ratios are measured within one run.
+ */
+import { Command } from 'commander';
+import { Engine } from '../src/engine/engine';
+import { measureEngineThroughput } from './engine-throughput';
+import { MatMulProbe } from './matmul-throughput';
+import { fmt } from './stats';
+
+const program = new Command('repokv-bench');
+
+program
+  .command('engine')
+  .description('prefill and decode tokens/s at several context lengths vs measured MatMul throughput')
+  .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+  .option('--contexts <list>', 'context lengths', '512,2048,4096')
+  .option('--runs <n>', 'runs per figure (median reported)', '5')
+  .option('--chunk <n>', 'prefill chunk', '512')
+  .option('--json', 'print raw JSON')
+  .action(async (opts: { model?: string; contexts: string; runs: string; chunk: string; json?: boolean }) => {
+    const engine = await Engine.load({ modelDir: opts.model, provider: 'cpu' });
+    const probe = await MatMulProbe.create(1024);
+    const contexts = opts.contexts.split(',').map(Number);
+    const rows = await measureEngineThroughput(engine, probe, contexts, Number(opts.runs), 16, Number(opts.chunk));
+    await probe.dispose();
+    await engine.dispose();
+    if (opts.json) {
+      console.log(JSON.stringify({ matmulN: probe.n, rows }));
+      return;
+    }
+    console.log(`runs: ${opts.runs} per row (medians); prefill chunk ${opts.chunk}; MatMul probe ${probe.n}³ fp32\n`);
+    console.log(
+      '| context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul |',
+    );
+    console.log('|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      console.log(
+        `| ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ${fmt(r.matmulGflops)} | ` +
+          `${fmt(100 * r.prefillVsMatMul)} % | ${fmt(r.decodeTokensPerSec, 0)} | ${fmt(100 * r.decodeVsMatMul, 2)} % |`,
+      );
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

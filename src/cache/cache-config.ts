@@ -1,0 +1,61 @@
+/**
+ * The compressed cache's configuration: one object, the same meaning as the CLI's cache flags and the
+ * `repokv.cache.*` settings (DESIGN section 7). Everything that changes the bytes of a cached segment is here,
+ * and the store keys entries on it.
+ */
+export type Bits = 2 | 4 | 8 | 16;
+export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
+export type LayerBudget = 'uniform' | 'pyramid' | 'adaptive' | 'joint';
+export type Layout = 'parallel' | 'sequential';
+export type Aggregation = 'max' | 'mean';
+
+export interface CacheConfig {
+  kBits: Bits;
+  vBits: Bits;
+  /** Tokens per key group (keys are quantized per channel over groups of kept tokens) and channels per value group. */
+  groupSize: number;
+  /** Leading tokens of the shared prefix kept at full precision and never evicted. */
+  sinkTokens: number;
+  /** Fraction of each segment's tokens kept after eviction (1 = none evicted). */
+  keepRatio: number;
+  eviction: EvictionPolicy;
+  /** Observation window: the last `window` query positions (segment tail + look-ahead probe). */
+  window: number;
+  /** Average-pooling kernel along keys for window attention (SnapKV / DefensiveKV: 5). */
+  poolKernel: number;
+  /** How window queries and grouped query heads are combined: `max` (DefensiveKV) or `mean` (SnapKV). */
+  aggregation: Aggregation;
+  layerBudget: LayerBudget;
+  layout: Layout;
+  /** Layers whose keys get more bits: `auto` = chosen by calibration, `none`, or explicit layer indices. */
+  protectLayers: 'auto' | 'none' | number[];
+  /** Bits for protected layers' keys. */
+  protectBits: Bits;
+  /** Quantize keys before rotary embedding (KVQuant) instead of after. */
+  preRopeKeys: boolean;
+  /** APE: temperature on the attention to repository segments and a scaling factor; 1 and 1 = off. */
+  apeTemperature: number;
+  apeScale: number;
+  /** Repository tokens attended per query; null = from the model's context length. */
+  contextBudget: number | null;
+}
+
+export const DEFAULT_CACHE_CONFIG: CacheConfig = {
+  kBits: 2,
+  vBits: 2,
+  groupSize: 32,
+  sinkTokens: 4,
+  keepRatio: 0.5,
+  eviction: 'defensive',
+  window: 32,
+  poolKernel: 5,
+  aggregation: 'max',
+  layerBudget: 'adaptive',
+  layout: 'parallel',
+  protectLayers: 'auto',
+  protectBits: 4,
+  preRopeKeys: false,
+  apeTemperature: 1,
+  apeScale: 1,
+  contextBudget: null,
+};

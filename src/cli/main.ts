@@ -1,0 +1,19 @@
+/**
+ * `repokv`: the headless face of the engine. One file per command under ./commands; this file only wires them.
+ * Every command takes --model (default: the bundled tiny-coder) and --json (one JSON object on stdout).
+ */
+import { Command } from 'commander';
+import { registerGenerate } from './commands/generate';
+import { CliError, reportError } from './output';
+
+const program = new Command('repokv')
+  .description('RepoKV: the whole repository in a compressed KV cache, on your own machine')
+  .showHelpAfterError()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+registerGenerate(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  reportError(err);
+  process.exitCode = err instanceof CliError ? err.exitCode : 1;
+});

@@ -1,0 +1,119 @@
+/**
+ * One loaded decoder graph on an execution provider, and the single call the rest of RepoKV makes on it:
+ * run a chunk of tokens at given positions over a given past, get logits and the chunk's keys/values back.
+ */
+import type * as ort from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import type { Checkpoint } from './checkpoint-types';
+import { ensureDecoderGraph, type GraphVariant } from './graph-cache';
+import type { ModelConfig } from './model-config';
+import { createSession, type Logger, type ProviderPreference } from './providers';
+
+/** The past a chunk attends to: per layer, token-major [P, kvHeads, headDim] keys and values. */
+export interface PastKv {
+  length: number;
+  keysView(layer: number): Float32Array;
+  valuesView(layer: number): Float32Array;
+}
+
+export interface ForwardInput {
+  ids: ArrayLike<number>;
+  positions: ArrayLike<number>;
+  past: PastKv;
+  /** Additive attention bias [T, P+T] (0 or -Infinity); defaults to causal over the chunk, all of the past visible. */
+  bias?: Float32Array;
+  /** Chunk positions (0-based within the chunk) whose logits are wanted. */
+  logitIndex: ArrayLike<number>;
+}
+
+export interface ForwardOutput {
+  /** [N, vocab], rows in `logitIndex` order. */
+  logits: Float32Array;
+  /** Per layer, the chunk's keys (after rotary) and values, [T, kvHeads, headDim]. */
+  keys: Float32Array[];
+  values: Float32Array[];
+  /** Per layer boundary (0 = embeddings), [T, hidden]: only for the `exposeHiddenStates` variant. */
+  hidden?: Float32Array[];
+}
+
+export const EMPTY_PAST: PastKv = {
+  length: 0,
+  keysView: () => new Float32Array(0),
+  valuesView: () => new Float32Array(0),
+};
+
+/** Causal additive bias for a chunk of `t` tokens after `p` past tokens that are all visible. */
+export function causalBias(t: number, p: number): Float32Array {
+  const s = p + t;
+  const bias = new Float32Array(t * s);
+  for (let i = 0; i < t; i++) bias.fill(-Infinity, i * s + p + i + 1, (i + 1) * s);
+  return bias;
+}
+
+function int64(values: ArrayLike<number>): Tensor {
+  const a = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) a[i] = BigInt(values[i]!);
+  return new Tensor('int64', a, [values.length]);
+}
+
+export interface SessionOptions {
+  provider: ProviderPreference;
+  cacheDir: string;
+  variant?: GraphVariant;
+  log?: Logger;
+  threads?: number;
+}
+
+export class DecoderSession {
+  private constructor(
+    readonly config: ModelConfig,
+    private readonly session: ort.InferenceSession,
+    readonly provider: string,
+    readonly providerAttempts: string[],
+    readonly variant: GraphVariant,
+  ) {}
+
+  static async create(checkpoint: Checkpoint, options: SessionOptions): Promise<DecoderSession> {
+    const log = options.log ?? (() => {});
+    const variant = options.variant ?? { exposeHiddenStates: false };
+    const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log);
+    const choice = await createSession(modelPath, options.provider, log, options.threads);
+    return new DecoderSession(checkpoint.config, choice.session, choice.provider, choice.attempts, variant);
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const { numLayers, numKvHeads, headDim, vocabSize } = this.config;
+    const t = input.ids.length;
+    const p = input.past.length;
+    if (input.positions.length !== t)
+      throw new Error(`internal error: ${t} ids but ${input.positions.length} positions`);
+    const bias = input.bias ?? causalBias(t, p);
+    if (bias.length !== t * (p + t)) throw new Error(`internal error: attention bias must be [${t}, ${p + t}]`);
+    const feeds: Record<string, Tensor> = {
+      input_ids: int64(input.ids),
+      position_ids: int64(input.positions),
+      attention_bias: new Tensor('float32', bias, [t, p + t]),
+      logit_index: int64(input.logitIndex),
+    };
+    for (let l = 0; l < numLayers; l++) {
+      feeds[`past_key.${l}`] = new Tensor('float32', input.past.keysView(l), [p, numKvHeads, headDim]);
+      feeds[`past_value.${l}`] = new Tensor('float32', input.past.valuesView(l), [p, numKvHeads, headDim]);
+    }
+    const out = await this.session.run(feeds);
+    const data = (name: string) => out[name]!.data as Float32Array;
+    const result: ForwardOutput = {
+      logits: data('logits'),
+      keys: Array.from({ length: numLayers }, (_, l) => data(`present_key.${l}`)),
+      values: Array.from({ length: numLayers }, (_, l) => data(`present_value.${l}`)),
+    };
+    if (this.variant.exposeHiddenStates) {
+      result.hidden = Array.from({ length: numLayers + 1 }, (_, l) => data(`hidden.${l}`));
+    }
+    if (result.logits.length !== input.logitIndex.length * vocabSize) throw new Error('internal error: logits shape');
+    return result;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

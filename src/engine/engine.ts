@@ -1,0 +1,71 @@
+/**
+ * The engine as the rest of RepoKV sees it: a checkpoint, its tokenizer and a decoder session, loaded together,
+ * plus text-in/text-out generation. Everything above (cache, sidecar, CLI) holds one of these.
+ */
+import { loadCheckpoint } from './checkpoint';
+import type { Checkpoint } from './checkpoint-types';
+import { DecoderSession } from './decoder-session';
+import { detectFimTemplate, type FimTemplate } from './fim';
+import { generate, type GenerateOptions, type GenerateResult } from './generate';
+import type { GraphVariant } from './graph-cache';
+import { bundledModelDir, defaultCacheDir } from './paths';
+import type { Logger, ProviderPreference } from './providers';
+import { TextTokenizer } from './tokenizer';
+
+export interface EngineOptions {
+  /** Checkpoint directory; default: the bundled tiny-coder. */
+  modelDir?: string;
+  provider?: ProviderPreference;
+  cacheDir?: string;
+  log?: Logger;
+  variant?: GraphVariant;
+  threads?: number;
+}
+
+export class Engine {
+  private constructor(
+    readonly checkpoint: Checkpoint,
+    readonly tokenizer: TextTokenizer,
+    readonly session: DecoderSession,
+    readonly fim: FimTemplate | null,
+    readonly cacheDir: string,
+  ) {}
+
+  static async load(options: EngineOptions = {}): Promise<Engine> {
+    const dir = options.modelDir ?? bundledModelDir();
+    // Validate everything that can be wrong with the folder before spending time on graphs.
+    const checkpoint = loadCheckpoint(dir);
+    const tokenizer = TextTokenizer.fromDir(checkpoint.dir);
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const session = await DecoderSession.create(checkpoint, {
+      provider: options.provider ?? 'auto',
+      cacheDir,
+      variant: options.variant,
+      log: options.log,
+      threads: options.threads,
+    });
+    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
+  }
+
+  get config() {
+    return this.checkpoint.config;
+  }
+
+  /** End-of-sequence ids from config.json and generation_config.json: where generation stops by default. */
+  get stopTokenIds(): number[] {
+    return [...new Set([...this.config.eosTokenIds, ...this.checkpoint.generation.eosTokenIds])];
+  }
+
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text);
+  }
+
+  async generateText(prompt: string, options: GenerateOptions): Promise<GenerateResult> {
+    const ids = this.encode(prompt);
+    return generate(this.session, this.tokenizer, ids, { stopTokenIds: this.stopTokenIds, ...options });
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

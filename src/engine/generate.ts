@@ -1,0 +1,156 @@
+/**
+ * Text generation over a decoder session: chunked prefill of the prompt, then one token at a time over the
+ * growing cache. Streams text as it becomes final, stops at stop tokens or stop strings, and stops within one
+ * step when its AbortSignal fires (a keystroke cancels a completion).
+ */
+import type { DecoderSession } from './decoder-session';
+import { PlainKvCache } from './kv-cache';
+import { Sampler } from './sampling';
+
+export interface StreamDecoder {
+  push(id: number): string;
+  flush(): string;
+}
+
+export interface Detokenizer {
+  createStreamDecoder(): StreamDecoder;
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  /** 0 = greedy (the default). */
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stopTokenIds?: Iterable<number>;
+  stopStrings?: string[];
+  /** Called with each new piece of final text (never text past a stop string). */
+  onText?: (delta: string) => void;
+  signal?: AbortSignal;
+  /** Prompt tokens per prefill call; long prompts are split so memory stays bounded. */
+  prefillChunk?: number;
+}
+
+export type StopReason = 'stop-token' | 'stop-string' | 'max-tokens' | 'aborted';
+
+export interface GenerateResult {
+  text: string;
+  tokenIds: number[];
+  promptTokens: number;
+  stopReason: StopReason;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export const DEFAULT_PREFILL_CHUNK = 512;
+
+/** Runs `ids` through the session in chunks, appending to `cache`; returns the last position's logits. */
+export async function prefill(
+  session: DecoderSession,
+  cache: PlainKvCache,
+  ids: number[],
+  options: { chunk?: number; signal?: AbortSignal; firstPosition?: number } = {},
+): Promise<Float32Array | null> {
+  const chunk = Math.max(1, options.chunk ?? DEFAULT_PREFILL_CHUNK);
+  const first = options.firstPosition ?? cache.length;
+  let logits: Float32Array | null = null;
+  for (let start = 0; start < ids.length; start += chunk) {
+    if (options.signal?.aborted) return null;
+    const part = ids.slice(start, start + chunk);
+    const positions = part.map((_, i) => first + start + i);
+    const out = await session.forward({ ids: part, positions, past: cache, logitIndex: [part.length - 1] });
+    cache.append(out.keys, out.values, part.length);
+    logits = out.logits;
+  }
+  return logits;
+}
+
+/** Holds back text that might still turn into a stop string, and cuts at the first one that appears. */
+class StopStringFilter {
+  private text = '';
+  private emitted = 0;
+  private readonly holdBack: number;
+
+  constructor(private readonly stops: string[]) {
+    this.holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
+  }
+
+  /** Adds decoded text; returns the newly final text and whether a stop string was reached. */
+  push(piece: string): { delta: string; stopped: boolean } {
+    this.text += piece;
+    let cut = -1;
+    for (const s of this.stops) {
+      const at = this.text.indexOf(s, Math.max(0, this.emitted - s.length + 1));
+      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+    }
+    if (cut >= 0) {
+      this.text = this.text.slice(0, cut);
+      return { delta: this.take(this.text.length), stopped: true };
+    }
+    return { delta: this.take(Math.max(this.emitted, this.text.length - this.holdBack)), stopped: false };
+  }
+
+  finish(): string {
+    return this.take(this.text.length);
+  }
+
+  get result(): string {
+    return this.text;
+  }
+
+  private take(upTo: number): string {
+    const delta = this.text.slice(this.emitted, upTo);
+    this.emitted = Math.max(this.emitted, upTo);
+    return delta;
+  }
+}
+
+export async function generate(
+  session: DecoderSession,
+  detokenizer: Detokenizer,
+  promptIds: number[],
+  options: GenerateOptions,
+  cache: PlainKvCache = new PlainKvCache(session.config.numLayers, session.config.numKvHeads * session.config.headDim),
+): Promise<GenerateResult> {
+  if (promptIds.length === 0) throw new Error('cannot generate from an empty prompt');
+  const started = performance.now();
+  const sampler = new Sampler({
+    temperature: options.temperature ?? 0,
+    topP: options.topP ?? 1,
+    seed: options.seed ?? 0,
+  });
+  const stopIds = new Set(options.stopTokenIds ?? []);
+  const stream = detokenizer.createStreamDecoder();
+  const filter = new StopStringFilter(options.stopStrings?.filter((s) => s.length > 0) ?? []);
+  const emit = (delta: string) => delta && options.onText?.(delta);
+  const tokenIds: number[] = [];
+  const finish = (stopReason: StopReason, decodeStart: number): GenerateResult => {
+    if (stopReason !== 'stop-string') emit(filter.push(stream.flush()).delta + filter.finish());
+    return {
+      text: filter.result,
+      tokenIds,
+      promptTokens: promptIds.length,
+      stopReason,
+      prefillMs: decodeStart - started,
+      decodeMs: performance.now() - decodeStart,
+    };
+  };
+
+  let logits = await prefill(session, cache, promptIds, { chunk: options.prefillChunk, signal: options.signal });
+  const decodeStart = performance.now();
+  if (!logits) return finish('aborted', decodeStart);
+  for (let step = 0; step < options.maxTokens; step++) {
+    const id = sampler.next(logits);
+    if (stopIds.has(id)) return finish('stop-token', decodeStart);
+    tokenIds.push(id);
+    const { delta, stopped } = filter.push(stream.push(id));
+    emit(delta);
+    if (stopped) return finish('stop-string', decodeStart);
+    if (step === options.maxTokens - 1) break;
+    if (options.signal?.aborted) return finish('aborted', decodeStart);
+    const out = await session.forward({ ids: [id], positions: [cache.length], past: cache, logitIndex: [0] });
+    cache.append(out.keys, out.values, 1);
+    logits = out.logits;
+  }
+  return finish('max-tokens', decodeStart);
+}

@@ -1,0 +1,67 @@
+/**
+ * Execution provider selection. `auto` tries CUDA, then WebGPU, then CPU, and says which one runs and why the
+ * others did not: a user who installed the CUDA binaries and still runs on CPU needs to see the reason.
+ */
+import * as ort from 'onnxruntime-node';
+
+export type ProviderPreference = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+export const PROVIDER_PREFERENCES: readonly ProviderPreference[] = ['auto', 'cuda', 'webgpu', 'cpu'];
+
+export interface ProviderChoice {
+  session: ort.InferenceSession;
+  provider: 'cuda' | 'webgpu' | 'cpu';
+  /** One line per provider tried, e.g. "cuda: unavailable (Failed to load shared library)". */
+  attempts: string[];
+}
+
+export type Logger = (line: string) => void;
+
+function sessionOptions(provider: string, threads: number | undefined): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    // Errors from a provider that cannot start are reported by us, once, in plain words; keep ORT's native
+    // logger to fatal messages so a missing CUDA library does not print a wall of red text.
+    logSeverityLevel: 4,
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+  };
+}
+
+function reason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/WebGPU adapter/i.test(msg)) return 'no WebGPU adapter (GPU driver with Vulkan, Direct3D 12 or Metal needed)';
+  if (/Cuda: Failed to load shared library/i.test(msg)) return 'CUDA provider libraries not installed or CUDA runtime missing';
+  return msg.split('\n')[0]!.slice(0, 200);
+}
+
+export async function createSession(
+  modelPath: string,
+  preference: ProviderPreference,
+  log: Logger,
+  threads?: number,
+): Promise<ProviderChoice> {
+  // An explicit GPU choice that cannot start still falls back to CPU: a copilot that refuses to run is worse
+  // than a slow one, and the log line says what happened.
+  const order: ('cuda' | 'webgpu' | 'cpu')[] =
+    preference === 'auto' ? ['cuda', 'webgpu', 'cpu'] : preference === 'cpu' ? ['cpu'] : [preference, 'cpu'];
+  // ORT's process-wide logger prints a provider library that fails to load as an error before our catch sees it;
+  // we report that failure ourselves, in one line, so keep the native logger to fatal messages.
+  ort.env.logLevel = 'fatal';
+  const available = new Map(ort.listSupportedBackends().map((b) => [b.name, b.bundled]));
+  const attempts: string[] = [];
+  for (const provider of order) {
+    if (provider !== 'cpu' && !available.has(provider)) {
+      attempts.push(`${provider}: not built into this onnxruntime-node`);
+      continue;
+    }
+    try {
+      const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads));
+      attempts.push(`${provider}: selected`);
+      log(`execution provider: ${provider} (${attempts.join('; ')})`);
+      return { session, provider, attempts };
+    } catch (err) {
+      attempts.push(`${provider}: unavailable (${reason(err)})`);
+    }
+  }
+  throw new Error(`no execution provider could run the model: ${attempts.join('; ')}`);
+}
