@@ -1,10 +1,11 @@
 /**
- * Grouped-query attention of the chunk's queries over the past keys/values plus the chunk's own.
+ * Grouped-query attention of the chunk's queries over the past keys/values plus the chunk's own, and optionally
+ * over a compressed repository block.
  *
  * The past is not state of the graph: it comes in as inputs and the chunk's new keys/values go out as outputs,
  * so the cache lives in RepoKV's code (src/cache) and can be stored, evicted, quantized and moved there.
- * `PastKv` is the seam: the plain engine feeds full-precision past tensors; the compressed cache supplies
- * a subgraph that dequantizes one layer's 2-bit block transiently and returns the same [P, kvHeads, d] shape.
+ * `CompressedBlock` is the seam for the repository cache: a subgraph dequantizes one layer's 2-bit block
+ * transiently (kernels/dequantize.ts) and hands it here; no full-precision copy of the whole cache exists.
  */
 import { type GraphBuilder } from './graph-builder';
 
@@ -21,9 +22,21 @@ export interface PastKv {
 }
 
 /**
+ * The repository block of one layer, dequantized, head-major [KV, Sc, d] with every head padded to the same Sc,
+ * its additive bias [KV, Sc] (-inf on padding; APE's log-scale on real slots) and APE's inverse temperature
+ * (a [1] tensor) applied to its scores.
+ */
+export interface CompressedBlock {
+  keys: string;
+  values: string;
+  bias: string;
+  inverseTemperature: string;
+}
+
+/**
  * q [T, H, d] (rotary applied), k/v [T, KV, d] of the chunk, past [P, KV, d], bias [T, P+T] additive
  * (0 or -inf: causal within the chunk, and whatever the caller's layout allows over the past).
- * Returns the attention output [T, H·d] and, for eviction scoring, the probabilities [KV, G, T, P+T].
+ * Returns the attention output [T, H·d] and the probabilities over past + chunk [KV, G, T, P+T].
  */
 export function groupedQueryAttention(
   g: GraphBuilder,
@@ -33,6 +46,7 @@ export function groupedQueryAttention(
   v: string,
   past: PastKv,
   bias: string,
+  compressed?: CompressedBlock,
 ): { output: string; probs: string } {
   const { numHeads: H, numKvHeads: KV, headDim: d } = shape;
   const G = H / KV;
@@ -45,8 +59,27 @@ export function groupedQueryAttention(
   const keysT = g.op('Unsqueeze', [g.op('Transpose', [allKeys], { perm: [1, 2, 0] }), g.ints([1])]); // [KV, 1, d, S]
   const vals = g.op('Unsqueeze', [g.op('Transpose', [allValues], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, S, d]
   const scores = g.op('Add', [g.op('MatMul', [queries, keysT]), bias]); // [KV, G, T, S]
-  const probs = g.op('Softmax', [scores], { axis: -1 });
-  const context = g.op('MatMul', [probs, vals]); // [KV, G, T, d]
-  const output = g.op('Reshape', [g.op('Transpose', [context], { perm: [2, 0, 1, 3] }), g.ints([0, -1])]);
-  return { output, probs };
+  if (!compressed) {
+    const probs = g.op('Softmax', [scores], { axis: -1 });
+    return { output: mergeHeads(g, g.op('MatMul', [probs, vals])), probs };
+  }
+  // Scores over the repository block and over the rest are computed apart and only the score rows are joined:
+  // for a decode step that is far less copying than concatenating the block's keys and values with the past.
+  const blockKeysT = g.op('Unsqueeze', [g.op('Transpose', [compressed.keys], { perm: [0, 2, 1] }), g.ints([1])]);
+  const blockScores = g.op('Add', [
+    g.op('Mul', [g.op('MatMul', [queries, blockKeysT]), compressed.inverseTemperature]),
+    g.op('Unsqueeze', [compressed.bias, g.ints([1, 2])]),
+  ]); // [KV, G, T, Sc]
+  const probs = g.op('Softmax', [g.op('Concat', [blockScores, scores], { axis: 3 })], { axis: -1 });
+  const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
+  const sizes = g.op('Concat', [lastDim(blockScores), lastDim(scores)], { axis: 0 });
+  const [blockProbs, restProbs] = g.opN('Split', [probs, sizes], 2, { axis: 3 });
+  const blockValues = g.op('Unsqueeze', [compressed.values, g.ints([1])]); // [KV, 1, Sc, d]
+  const context = g.op('Add', [g.op('MatMul', [blockProbs!, blockValues]), g.op('MatMul', [restProbs!, vals])]);
+  return { output: mergeHeads(g, context), probs: restProbs! };
+}
+
+/** [KV, G, T, d] → [T, H·d] with head h = kv·G + g. */
+function mergeHeads(g: GraphBuilder, context: string): string {
+  return g.op('Reshape', [g.op('Transpose', [context], { perm: [2, 0, 1, 3] }), g.ints([0, -1])]);
 }

@@ -1,23 +1,42 @@
 /**
  * The Qwen2/Llama decoder as one ONNX graph, read top to bottom like the forward pass it is:
- * embed → per layer [norm → qkv → rotary → attention over past+chunk → o_proj → residual → norm → SwiGLU →
- * residual] → pick the positions that need logits → final norm → LM head.
+ * embed → per layer [norm → qkv → rotary → attention over past (+ repository block) + chunk → o_proj → residual →
+ * norm → SwiGLU → residual] → pick the positions that need logits → final norm → LM head.
  *
  * Inputs (T = chunk length, P = past length, N = positions wanting logits):
  *   input_ids int64 [T], position_ids int64 [T], attention_bias float [T, P+T], logit_index int64 [N],
- *   past_key.{i} / past_value.{i} float [P, kvHeads, headDim] per layer.
+ *   past_key.{i} / past_value.{i} float [P, kvHeads, headDim] per layer;
+ *   with `compressed`: the repository block per layer (kernels/dequantize.ts layout), compressed_bias.{i}
+ *   float [kvHeads, Sc_i], and ape_inverse_temperature float [1].
  * Outputs: logits [N, vocab]; present_key.{i} / present_value.{i} [T, kvHeads, headDim] (the chunk's own,
- *   keys after rotary); hidden.{i} [T, hidden] when `exposeHiddenStates` (i = 0 is the embeddings).
+ *   keys after rotary); hidden.{i} [T, hidden] when `exposeHiddenStates` (i = 0 is the embeddings);
+ *   with `scoringWindow` W: window_probs.{i} [kvHeads, G, W, P+T] (attention of the last W queries),
+ *   key_attention_sums.{i} [kvHeads, G, P+T] (attention each key received from all queries, for H2O) and
+ *   value_norms.{i} [kvHeads, G, T] (‖v·W_Oᵀ‖₁ per query head, CriticalKV) — the eviction scorer's inputs.
  */
 import type { ModelConfig } from '../src/engine/model-config';
-import { groupedQueryAttention } from './attention';
+import { type CompressedBlock, groupedQueryAttention } from './attention';
+import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
 import { GraphBuilder } from './graph-builder';
 import { applyRotary, linear, rmsNorm, rotaryTables, swiGlu } from './layers';
 import { TensorDataType } from './onnx-proto';
 
+export interface CompressedLayout {
+  /** Bits of keys and values per layer (16 = raw float32). */
+  keyBits: StoredBits[];
+  valueBits: StoredBits[];
+  /** Tokens per key group and channels per value group. */
+  keyGroup: number;
+  valueGroup: number;
+}
+
 export interface DecoderGraphOptions {
   /** Debug/test variant: also output the residual stream after every layer. */
   exposeHiddenStates: boolean;
+  /** Segment prefill variant: output the eviction scorer's inputs for the last `scoringWindow` queries. */
+  scoringWindow?: number;
+  /** Query-time variant: attend over a compressed repository block too. */
+  compressed?: CompressedLayout;
 }
 
 /** What the builder needs from a checkpoint: which tensors exist and their float32 data. */
@@ -27,7 +46,9 @@ export interface WeightReader {
 }
 
 const FLOAT = TensorDataType.FLOAT;
+const FLOAT16 = TensorDataType.FLOAT16;
 const INT64 = TensorDataType.INT64;
+const UINT8 = TensorDataType.UINT8;
 
 /** Row-wise concatenation of [out_i, in] matrices (or bias vectors) into one, for a single fused Gemm. */
 function concatRows(parts: Float32Array[]): Float32Array {
@@ -46,8 +67,10 @@ export function buildDecoderGraph(
   options: DecoderGraphOptions,
 ): GraphBuilder {
   const { hiddenSize, numHeads: H, numKvHeads: KV, headDim: d, intermediateSize, rmsNormEps: eps } = config;
+  const G = H / KV;
   const g = new GraphBuilder('repokv-decoder');
   const param = (name: string, dims: number[]) => g.weight({ name, dims, read: () => weights.read(name) });
+  const optionalParam = (name: string, dims: number[]) => (weights.has(name) ? param(name, dims) : undefined);
   const fused = (name: string, parts: string[], dims: number[]) =>
     g.weight({ name, dims, read: () => concatRows(parts.map((p) => weights.read(p))) });
 
@@ -55,11 +78,41 @@ export function buildDecoderGraph(
   const positionIds = g.input('position_ids', INT64, ['T']);
   const bias = g.input('attention_bias', FLOAT, ['T', 'S']);
   const logitIndex = g.input('logit_index', INT64, ['N']);
+  const apeInverseTemperature = options.compressed ? g.input('ape_inverse_temperature', FLOAT, [1]) : undefined;
 
   const embed = param('model.embed_tokens.weight', [config.vocabSize, hiddenSize]);
   let x = g.op('Gather', [embed, inputIds], { axis: 0 }); // [T, hidden]
   if (options.exposeHiddenStates) g.output('hidden.0', x, FLOAT, ['T', hiddenSize]);
   const rope = rotaryTables(g, positionIds, d, config.ropeTheta);
+
+  /** The repository block of layer i, dequantized in-graph from its stored form. */
+  const compressedBlock = (i: number): CompressedBlock | undefined => {
+    const c = options.compressed;
+    if (!c) return undefined;
+    const stored = (kind: 'key' | 'value', bits: StoredBits, scaleDims: (number | string)[]) =>
+      bits === 16
+        ? { raw: g.input(`compressed_${kind}_raw.${i}`, FLOAT, [KV, `Sc${i}`, d]) }
+        : {
+            codes: g.input(`compressed_${kind}_codes.${i}`, UINT8, [KV, `Sc${i}`, (d * bits) / 8]),
+            min: g.input(`compressed_${kind}_min.${i}`, FLOAT16, scaleDims),
+            scale: g.input(`compressed_${kind}_scale.${i}`, FLOAT16, scaleDims),
+          };
+    const keyBits = c.keyBits[i]!;
+    const valueBits = c.valueBits[i]!;
+    return {
+      keys: dequantizeKeys(g, stored('key', keyBits, [KV, `Gc${i}`, d]), keyBits, KV, d, c.keyGroup),
+      values: dequantizeValues(
+        g,
+        stored('value', valueBits, [KV, `Sc${i}`, d / c.valueGroup]),
+        valueBits,
+        KV,
+        d,
+        c.valueGroup,
+      ),
+      bias: g.input(`compressed_bias.${i}`, FLOAT, [KV, `Sc${i}`]),
+      inverseTemperature: apeInverseTemperature!,
+    };
+  };
 
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
@@ -74,17 +127,19 @@ export function buildDecoderGraph(
             [qkvRows],
           )
         : undefined;
-      const qkv = linear(
-        g,
-        h,
-        fused(
-          `${p}.self_attn.qkv_proj.weight`,
-          proj.map((n) => `${n}.weight`),
-          [qkvRows, hiddenSize],
-        ),
-        qkvBias,
+      const qkvWeight = fused(
+        `${p}.self_attn.qkv_proj.weight`,
+        proj.map((n) => `${n}.weight`),
+        [qkvRows, hiddenSize],
       );
-      const [qFlat, kFlat, vFlat] = g.opN('Split', [qkv, g.ints([H * d, KV * d, KV * d])], 3, { axis: 1 });
+      const [qFlat, kFlat, vFlat] = g.opN(
+        'Split',
+        [linear(g, h, qkvWeight, qkvBias), g.ints([H * d, KV * d, KV * d])],
+        3,
+        {
+          axis: 1,
+        },
+      );
       const q = applyRotary(g, g.op('Reshape', [qFlat!, g.ints([0, H, d])]), rope, d); // [T, H, d]
       const k = applyRotary(g, g.op('Reshape', [kFlat!, g.ints([0, KV, d])]), rope, d); // [T, KV, d]
       const v = g.op('Reshape', [vFlat!, g.ints([0, KV, d])]);
@@ -94,14 +149,13 @@ export function buildDecoderGraph(
         keys: g.input(`past_key.${i}`, FLOAT, ['P', KV, d]),
         values: g.input(`past_value.${i}`, FLOAT, ['P', KV, d]),
       };
-      const attn = groupedQueryAttention(g, { numHeads: H, numKvHeads: KV, headDim: d }, q, k, v, past, bias);
-      const oBias = weights.has(`${p}.self_attn.o_proj.bias`)
-        ? param(`${p}.self_attn.o_proj.bias`, [hiddenSize])
-        : undefined;
-      const afterAttn = g.op('Add', [
-        x,
-        linear(g, attn.output, param(`${p}.self_attn.o_proj.weight`, [hiddenSize, H * d]), oBias),
-      ]);
+      const shape = { numHeads: H, numKvHeads: KV, headDim: d };
+      const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, compressedBlock(i));
+      const oWeight = param(`${p}.self_attn.o_proj.weight`, [hiddenSize, H * d]);
+      const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
+      const afterAttn = g.op('Add', [x, linear(g, attn.output, oWeight, oBias)]);
+      if (options.scoringWindow)
+        scorerOutputs(g, i, attn.probs, v, oWeight, options.scoringWindow, { KV, G, d, hiddenSize });
 
       const h2 = rmsNorm(g, afterAttn, param(`${p}.post_attention_layernorm.weight`, [hiddenSize]), eps);
       const mlp = ['gate_proj', 'up_proj'].map((n) => `${p}.mlp.${n}`);
@@ -121,7 +175,7 @@ export function buildDecoderGraph(
       };
       const down = {
         weight: param(`${p}.mlp.down_proj.weight`, [hiddenSize, intermediateSize]),
-        bias: weights.has(`${p}.mlp.down_proj.bias`) ? param(`${p}.mlp.down_proj.bias`, [hiddenSize]) : undefined,
+        bias: optionalParam(`${p}.mlp.down_proj.bias`, [hiddenSize]),
       };
       return g.op('Add', [afterAttn, swiGlu(g, h2, gateUp, down, intermediateSize)]);
     });
@@ -133,4 +187,28 @@ export function buildDecoderGraph(
   const head = config.tieWordEmbeddings ? embed : param('lm_head.weight', [config.vocabSize, hiddenSize]);
   g.output('logits', linear(g, normed, head), FLOAT, ['N', config.vocabSize]);
   return g;
+}
+
+/** The eviction scorer's raw inputs for layer i (see the file header). */
+function scorerOutputs(
+  g: GraphBuilder,
+  i: number,
+  probs: string,
+  v: string,
+  oWeight: string,
+  window: number,
+  dims: { KV: number; G: number; d: number; hiddenSize: number },
+): void {
+  const { KV, G, d, hiddenSize } = dims;
+  const windowProbs = g.op('Slice', [probs, g.ints([-window]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([2])]);
+  g.output(`window_probs.${i}`, windowProbs, FLOAT, [KV, G, 'W', 'S']);
+  g.output(`key_attention_sums.${i}`, g.op('ReduceSum', [probs, g.ints([2])], { keepdims: 0 }), FLOAT, [KV, G, 'S']);
+  // ‖v·W_O,hᵀ‖₁: each token's value carried through query head h's slice of the output projection.
+  const perHeadOut = g.op('Transpose', [g.op('Reshape', [oWeight, g.ints([hiddenSize, KV, G, d])])], {
+    perm: [1, 2, 3, 0],
+  }); // [KV, G, d, hidden]
+  const valuesByHead = g.op('Unsqueeze', [g.op('Transpose', [v], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, T, d]
+  const projected = g.op('MatMul', [valuesByHead, perHeadOut]); // [KV, G, T, hidden]
+  const norms = g.op('ReduceSum', [g.op('Abs', [projected]), g.ints([3])], { keepdims: 0 });
+  g.output(`value_norms.${i}`, norms, FLOAT, [KV, G, 'T']);
 }

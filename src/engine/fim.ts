@@ -71,7 +71,15 @@ export const FIM_TABLE: readonly FimRow[] = [
     padToken: '<fim_pad>',
     repoNameToken: '<repo_name>',
     fileSepToken: '<file_sep>',
-    stopTokens: ['<|endoftext|>', '<file_sep>', '<fim_pad>', '<repo_name>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>'],
+    stopTokens: [
+      '<|endoftext|>',
+      '<file_sep>',
+      '<fim_pad>',
+      '<repo_name>',
+      '<fim_prefix>',
+      '<fim_suffix>',
+      '<fim_middle>',
+    ],
   },
   {
     // DeepSeek-Coder README: full-width bars (U+FF5C) and U+2581 inside the names. No repository tokens.
@@ -198,8 +206,14 @@ export function formatFimFile(t: FimTemplate, path: string, parts: { prefix: str
 /** Line and block comment syntax by file extension; `#` when unknown (DeepSeek-Coder's published example). */
 const LINE_COMMENT: Record<string, string> = {};
 for (const [marker, exts] of [
-  ['//', 'ts tsx mts cts js jsx mjs cjs java kt kts scala go rs c h cc cpp cxx hpp hh cs swift dart php groovy zig v sol proto scss less jsonc'],
-  ['#', 'py pyi rb sh bash zsh fish pl pm r yaml yml toml cfg ini conf mk cmake ps1 nim cr ex exs tf dockerfile makefile'],
+  [
+    '//',
+    'ts tsx mts cts js jsx mjs cjs java kt kts scala go rs c h cc cpp cxx hpp hh cs swift dart php groovy zig v sol proto scss less jsonc',
+  ],
+  [
+    '#',
+    'py pyi rb sh bash zsh fish pl pm r yaml yml toml cfg ini conf mk cmake ps1 nim cr ex exs tf dockerfile makefile',
+  ],
   ['--', 'sql lua hs elm ada'],
   ['%', 'tex sty erl m'],
   [';', 'lisp el clj cljs scm asm s'],

@@ -62,9 +62,33 @@ function syntheticTokenizer(specials: string[], config: Record<string, unknown> 
   );
 }
 
-const QWEN = ['<|endoftext|>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>'];
-const STARCODER2 = ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>', '<gh_stars>'];
-const DEEPSEEK = ['<｜begin▁of▁sentence｜>', '<｜end▁of▁sentence｜>', '<｜fim▁hole｜>', '<｜fim▁begin｜>', '<｜fim▁end｜>', '<|EOT|>'];
+const QWEN = [
+  '<|endoftext|>',
+  '<|fim_prefix|>',
+  '<|fim_middle|>',
+  '<|fim_suffix|>',
+  '<|fim_pad|>',
+  '<|repo_name|>',
+  '<|file_sep|>',
+];
+const STARCODER2 = [
+  '<|endoftext|>',
+  '<fim_prefix>',
+  '<fim_middle>',
+  '<fim_suffix>',
+  '<fim_pad>',
+  '<repo_name>',
+  '<file_sep>',
+  '<gh_stars>',
+];
+const DEEPSEEK = [
+  '<｜begin▁of▁sentence｜>',
+  '<｜end▁of▁sentence｜>',
+  '<｜fim▁hole｜>',
+  '<｜fim▁begin｜>',
+  '<｜fim▁end｜>',
+  '<|EOT|>',
+];
 const CODELLAMA = ['<unk>', '<s>', '</s>', '▁<PRE>', '▁<MID>', '▁<SUF>', '▁<EOT>'];
 
 function detect(tok: TextTokenizer, family: FimFamily): FimTemplate {
@@ -102,7 +126,9 @@ describe('FIM detection and formatting on tiny-coder', () => {
     expect(formatRepoHeader(t, 'acme/shop')).toBe('<|repo_name|>acme/shop\n');
     expect(formatFileHeader(t, 'src/pricing.ts')).toBe('<|file_sep|>src/pricing.ts\n');
     expect(repo.text.startsWith(formatRepoHeader(t, 'acme/shop') + formatFileHeader(t, 'src/pricing.ts'))).toBe(true);
-    expect(formatFimFile(t, 'a.py', parts)).toBe(`<|file_sep|>a.py\n<|fim_prefix|>${parts.prefix}<|fim_suffix|>${parts.suffix}<|fim_middle|>`);
+    expect(formatFimFile(t, 'a.py', parts)).toBe(
+      `<|file_sep|>a.py\n<|fim_prefix|>${parts.prefix}<|fim_suffix|>${parts.suffix}<|fim_middle|>`,
+    );
   });
 });
 
@@ -128,7 +154,15 @@ describe('FIM detection on synthetic vocabularies', () => {
     expect(formatFimFile(t, 'src/a.py', parts)).toBe(
       `<file_sep><fim_prefix>src/a.py\n${parts.prefix}<fim_suffix>${parts.suffix}<fim_middle>`,
     );
-    expect(t.stopTokens).toEqual(['<|endoftext|>', '<file_sep>', '<fim_pad>', '<repo_name>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>']);
+    expect(t.stopTokens).toEqual([
+      '<|endoftext|>',
+      '<file_sep>',
+      '<fim_pad>',
+      '<repo_name>',
+      '<fim_prefix>',
+      '<fim_suffix>',
+      '<fim_middle>',
+    ]);
     const ids = tok.encode(formatRepoHeader(t, 'o/p') + formatFileHeader(t, 'x.py'));
     expect(ids[0]).toBe(tok.tokenId('<repo_name>'));
     expect(ids).toContain(tok.tokenId('<file_sep>'));
@@ -150,8 +184,16 @@ describe('FIM detection on synthetic vocabularies', () => {
     expect(formatRepoHeader(t, 'org/proj')).toBe('');
     expect(formatFileHeader(t, 'utils.py')).toBe('# utils.py\n');
     expect(formatFileHeader(t, 'src/app.ts')).toBe('// src/app.ts\n');
-    expect(formatFimFile(t, 'm.py', parts)).toBe(`<｜fim▁begin｜># m.py\n${parts.prefix}<｜fim▁hole｜>${parts.suffix}<｜fim▁end｜>`);
-    expect(t.stopTokens).toEqual(['<｜end▁of▁sentence｜>', '<|EOT|>', '<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>']);
+    expect(formatFimFile(t, 'm.py', parts)).toBe(
+      `<｜fim▁begin｜># m.py\n${parts.prefix}<｜fim▁hole｜>${parts.suffix}<｜fim▁end｜>`,
+    );
+    expect(t.stopTokens).toEqual([
+      '<｜end▁of▁sentence｜>',
+      '<|EOT|>',
+      '<｜fim▁begin｜>',
+      '<｜fim▁hole｜>',
+      '<｜fim▁end｜>',
+    ]);
   });
 
   it('does not mistake ASCII bars for DeepSeek tokens', () => {
@@ -187,7 +229,9 @@ describe('FIM detection on synthetic vocabularies', () => {
     expect(detectFimTemplate(syntheticTokenizer(['<|endoftext|>']))).toBeNull();
     expect(detectFimTemplate(syntheticTokenizer(['<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>']))).toBeNull();
     // StarCoder 1 has the FIM tokens but `<reponame>`/`<filename>`: not StarCoder2's repository format.
-    expect(detectFimTemplate(syntheticTokenizer(['<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<reponame>']))).toBeNull();
+    expect(
+      detectFimTemplate(syntheticTokenizer(['<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<reponame>'])),
+    ).toBeNull();
   });
 });
 

@@ -105,7 +105,9 @@ describe('TextTokenizer on tiny-coder', () => {
     expect(tok.tokenText(-1)).toBeUndefined();
     const id = tok.encode(' return')[0]!;
     expect(tok.tokenId(tok.tokenText(id)!)).toBe(id);
-    expect([...tok.specialTokenIds()].sort((a, b) => a - b)).toEqual([4087, 4088, 4089, 4090, 4091, 4092, 4093, 4094, 4095]);
+    expect([...tok.specialTokenIds()].sort((a, b) => a - b)).toEqual([
+      4087, 4088, 4089, 4090, 4091, 4092, 4093, 4094, 4095,
+    ]);
     expect(tok.eosToken).toBe('<|endoftext|>');
   });
 });
@@ -128,7 +130,11 @@ describe('createStreamDecoder', () => {
     // The emoji really are split across tokens here, so the hold-back is exercised.
     const ids = tok.encode('😀');
     expect(ids.length).toBeGreaterThan(1);
-    expect(stream(ids).pieces.slice(0, -2).every((p) => p === '')).toBe(true);
+    expect(
+      stream(ids)
+        .pieces.slice(0, -2)
+        .every((p) => p === ''),
+    ).toBe(true);
   });
 
   it('streams a long golden prompt identically to one decode', () => {
@@ -169,7 +175,9 @@ describe('BOS handling', () => {
   });
 
   it('accepts the {content} object form and adds nothing when the bos token is unknown or disabled', () => {
-    expect(TextTokenizer.fromJSON(withBos, { add_bos_token: true, bos_token: { content: '<s>' } }).encode('a')[0]).toBe(4096);
+    expect(TextTokenizer.fromJSON(withBos, { add_bos_token: true, bos_token: { content: '<s>' } }).encode('a')[0]).toBe(
+      4096,
+    );
     expect(TextTokenizer.fromJSON(withBos, { add_bos_token: true, bos_token: '<bos>' }).addsBos).toBe(false);
     expect(TextTokenizer.fromJSON(withBos, { add_bos_token: false, bos_token: '<s>' }).addsBos).toBe(false);
   });
@@ -203,7 +211,9 @@ describe('chat templates and errors', () => {
       'tokenizer_config.json': JSON.stringify({ ...tokenizerConfig, chat_template: undefined }),
       'chat_template.jinja': '{{ eos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}',
     });
-    expect(TextTokenizer.fromDir(dir).applyChatTemplate(messages, { addGenerationPrompt: true })).toBe('<|endoftext|>[user]hi');
+    expect(TextTokenizer.fromDir(dir).applyChatTemplate(messages, { addGenerationPrompt: true })).toBe(
+      '<|endoftext|>[user]hi',
+    );
   });
 
   it('picks the "default" template of the named-list form', () => {
