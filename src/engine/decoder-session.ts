@@ -24,6 +24,8 @@ export interface ForwardInput {
   bias?: Float32Array;
   /** Chunk positions (0-based within the chunk) whose logits are wanted. */
   logitIndex: ArrayLike<number>;
+  /** Inputs of graph variants beyond the plain decoder (the compressed repository block), reused across calls. */
+  extraFeeds?: Record<string, Tensor>;
 }
 
 export interface ForwardOutput {
@@ -34,6 +36,8 @@ export interface ForwardOutput {
   values: Float32Array[];
   /** Per layer boundary (0 = embeddings), [T, hidden]: only for the `exposeHiddenStates` variant. */
   hidden?: Float32Array[];
+  /** Every output by name, for variants with more outputs (the eviction scorer's inputs). */
+  outputs: Record<string, Float32Array>;
 }
 
 export const EMPTY_PAST: PastKv = {
@@ -90,6 +94,7 @@ export class DecoderSession {
     const bias = input.bias ?? causalBias(t, p);
     if (bias.length !== t * (p + t)) throw new Error(`internal error: attention bias must be [${t}, ${p + t}]`);
     const feeds: Record<string, Tensor> = {
+      ...input.extraFeeds,
       input_ids: int64(input.ids),
       position_ids: int64(input.positions),
       attention_bias: new Tensor('float32', bias, [t, p + t]),
@@ -102,6 +107,7 @@ export class DecoderSession {
     const out = await this.session.run(feeds);
     const data = (name: string) => out[name]!.data as Float32Array;
     const result: ForwardOutput = {
+      outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array])),
       logits: data('logits'),
       keys: Array.from({ length: numLayers }, (_, l) => data(`present_key.${l}`)),
       values: Array.from({ length: numLayers }, (_, l) => data(`present_value.${l}`)),

@@ -3,6 +3,7 @@
  * growing cache. Streams text as it becomes final, stops at stop tokens or stop strings, and stops within one
  * step when its AbortSignal fires (a keystroke cancels a completion).
  */
+import type { Tensor } from 'onnxruntime-node';
 import type { DecoderSession } from './decoder-session';
 import { PlainKvCache } from './kv-cache';
 import { Sampler } from './sampling';
@@ -29,6 +30,10 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Prompt tokens per prefill call; long prompts are split so memory stays bounded. */
   prefillChunk?: number;
+  /** Position of the first prompt token (default: the cache's length; the repository layout places it further). */
+  firstPosition?: number;
+  /** Extra graph inputs for every call: the compressed repository block. */
+  extraFeeds?: Record<string, Tensor>;
 }
 
 export type StopReason = 'stop-token' | 'stop-string' | 'max-tokens' | 'aborted';
@@ -49,7 +54,7 @@ export async function prefill(
   session: DecoderSession,
   cache: PlainKvCache,
   ids: number[],
-  options: { chunk?: number; signal?: AbortSignal; firstPosition?: number } = {},
+  options: { chunk?: number; signal?: AbortSignal; firstPosition?: number; extraFeeds?: Record<string, Tensor> } = {},
 ): Promise<Float32Array | null> {
   const chunk = Math.max(1, options.chunk ?? DEFAULT_PREFILL_CHUNK);
   const first = options.firstPosition ?? cache.length;
@@ -58,7 +63,13 @@ export async function prefill(
     if (options.signal?.aborted) return null;
     const part = ids.slice(start, start + chunk);
     const positions = part.map((_, i) => first + start + i);
-    const out = await session.forward({ ids: part, positions, past: cache, logitIndex: [part.length - 1] });
+    const out = await session.forward({
+      ids: part,
+      positions,
+      past: cache,
+      logitIndex: [part.length - 1],
+      extraFeeds: options.extraFeeds,
+    });
     cache.append(out.keys, out.values, part.length);
     logits = out.logits;
   }
@@ -136,7 +147,14 @@ export async function generate(
     };
   };
 
-  let logits = await prefill(session, cache, promptIds, { chunk: options.prefillChunk, signal: options.signal });
+  let position = options.firstPosition ?? cache.length;
+  let logits = await prefill(session, cache, promptIds, {
+    chunk: options.prefillChunk,
+    signal: options.signal,
+    firstPosition: position,
+    extraFeeds: options.extraFeeds,
+  });
+  position += promptIds.length;
   const decodeStart = performance.now();
   if (!logits) return finish('aborted', decodeStart);
   for (let step = 0; step < options.maxTokens; step++) {
@@ -148,7 +166,13 @@ export async function generate(
     if (stopped) return finish('stop-string', decodeStart);
     if (step === options.maxTokens - 1) break;
     if (options.signal?.aborted) return finish('aborted', decodeStart);
-    const out = await session.forward({ ids: [id], positions: [cache.length], past: cache, logitIndex: [0] });
+    const out = await session.forward({
+      ids: [id],
+      positions: [position++],
+      past: cache,
+      logitIndex: [0],
+      extraFeeds: options.extraFeeds,
+    });
     cache.append(out.keys, out.values, 1);
     logits = out.logits;
   }

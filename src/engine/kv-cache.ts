@@ -51,6 +51,17 @@ export class PlainKvCache {
     return this.values[layer]!.subarray(0, this.used * this.rowSize);
   }
 
+  /** An independent copy of the tokens in use (e.g. the shared sink, extended per request). */
+  clone(extraCapacity = 256): PlainKvCache {
+    const copy = new PlainKvCache(this.numLayers, this.rowSize, this.used + extraCapacity);
+    copy.append(
+      this.keys.map((_, l) => this.keysView(l)),
+      this.values.map((_, l) => this.valuesView(l)),
+      this.used,
+    );
+    return copy;
+  }
+
   /** Bytes held for the tokens in use (fp32). */
   get bytes(): number {
     return 2 * this.numLayers * this.used * this.rowSize * 4;

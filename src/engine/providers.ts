@@ -30,7 +30,8 @@ function sessionOptions(provider: string, threads: number | undefined): ort.Infe
 function reason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if (/WebGPU adapter/i.test(msg)) return 'no WebGPU adapter (GPU driver with Vulkan, Direct3D 12 or Metal needed)';
-  if (/Cuda: Failed to load shared library/i.test(msg)) return 'CUDA provider libraries not installed or CUDA runtime missing';
+  if (/Cuda: Failed to load shared library/i.test(msg))
+    return 'CUDA provider libraries not installed or CUDA runtime missing';
   return msg.split('\n')[0]!.slice(0, 200);
 }
 

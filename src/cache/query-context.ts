@@ -1,0 +1,66 @@
+/**
+ * A query over the repository cache: the shared sink and the current file at full precision, the selected
+ * segments as the compressed block, all attended by one compressed-attention graph. Built once per request and
+ * reused for every prefill chunk and decode step of it.
+ */
+import { Tensor } from 'onnxruntime-node';
+import type { DecoderSession } from '../engine/decoder-session';
+import { generate, type Detokenizer, type GenerateOptions, type GenerateResult } from '../engine/generate';
+import type { PlainKvCache } from '../engine/kv-cache';
+import type { RepositoryBlock } from './repository-block';
+
+export interface QueryContext {
+  /** A session of the compressed-attention graph variant. */
+  session: DecoderSession;
+  /** The sink's keys and values (positions 0..S-1); cloned per request, never modified. */
+  sink: PlainKvCache;
+  block: RepositoryBlock;
+  /** Position of the first local token: after the longest segment in the parallel layout. */
+  firstPosition: number;
+  /** APE temperature on the attention to repository segments (1 = off). */
+  apeTemperature: number;
+}
+
+function feedsOf(ctx: QueryContext): Record<string, Tensor> {
+  return {
+    ...ctx.block.feeds,
+    ape_inverse_temperature: new Tensor('float32', Float32Array.of(1 / ctx.apeTemperature), [1]),
+  };
+}
+
+export async function generateInContext(
+  ctx: QueryContext,
+  detokenizer: Detokenizer,
+  promptIds: number[],
+  options: GenerateOptions,
+): Promise<GenerateResult> {
+  return generate(
+    ctx.session,
+    detokenizer,
+    promptIds,
+    { ...options, firstPosition: ctx.firstPosition, extraFeeds: feedsOf(ctx) },
+    ctx.sink.clone(promptIds.length + options.maxTokens + 1),
+  );
+}
+
+/**
+ * Teacher-forced log-probabilities: runs `contextIds` then `targetIds` and returns, for every target token, the
+ * full next-token logits that predicted it ([targets, vocab]), from which NLL and KL divergence are computed.
+ */
+export async function targetLogits(
+  ctx: QueryContext,
+  contextIds: number[],
+  targetIds: number[],
+): Promise<Float32Array> {
+  if (contextIds.length === 0) throw new Error('targetLogits needs at least one context token');
+  const ids = [...contextIds, ...targetIds];
+  const cache = ctx.sink.clone(ids.length);
+  const out = await ctx.session.forward({
+    ids,
+    positions: ids.map((_, i) => ctx.firstPosition + i),
+    past: cache,
+    logitIndex: targetIds.map((_, i) => contextIds.length - 1 + i),
+    extraFeeds: feedsOf(ctx),
+  });
+  return out.logits;
+}
