@@ -7,7 +7,7 @@ import type { DecoderSession } from '../engine/decoder-session';
 import type { PlainKvCache } from '../engine/kv-cache';
 import type { CacheConfig } from './cache-config';
 import { evictSegment } from './eviction';
-import type { LayerScoringInputs, ScorerSteps } from './eviction/types';
+import type { LayerScoringInputs, ScorerSteps, SegmentShape } from './eviction/types';
 import { quantizeKeys, quantizeValues } from './quantize';
 import type { HeadKv, SegmentKv } from './segment-kv';
 
@@ -32,9 +32,18 @@ export interface SegmentPrefillContext {
   scorerOverrides?: Partial<ScorerSteps>;
 }
 
+/** A segment after the scoring forward pass, before eviction and quantization: reusable across configurations. */
+export interface ScoredSegment {
+  input: SegmentPrefillInput;
+  shape: SegmentShape;
+  /** Full-precision keys (after rotary) and values per layer, token-major [n, KV, d], probe dropped. */
+  rawKeys: Float32Array[];
+  rawValues: Float32Array[];
+  layers: LayerScoringInputs[];
+}
+
 export interface PrefilledSegment {
   kv: SegmentKv;
-  /** Full-precision keys per layer [n, KV, d] before eviction, for calibration and error reports. */
   rawKeys: Float32Array[];
   rawValues: Float32Array[];
 }
@@ -55,16 +64,19 @@ export function gatherHead(
   return out;
 }
 
-export async function prefillSegment(
+/** The forward pass of a segment (plus probe) after the sink, with the scorer's inputs. */
+export async function scoreSegment(
   input: SegmentPrefillInput,
-  ctx: SegmentPrefillContext,
-): Promise<PrefilledSegment> {
-  const { session, sink, config } = ctx;
+  session: DecoderSession,
+  sink: PlainKvCache,
+  probeIds: number[],
+  window: number,
+): Promise<ScoredSegment> {
   const { numLayers, numKvHeads: KV, headDim: d, numHeads } = session.config;
   const G = numHeads / KV;
   const n = input.ids.length;
   if (n === 0 || n > 65535) throw new Error(`a segment must have 1..65535 tokens, got ${n}`);
-  const ids = [...input.ids, ...ctx.probeIds];
+  const ids = [...input.ids, ...probeIds];
   const t = ids.length;
   const sinkLen = sink.length;
   const out = await session.forward({
@@ -73,7 +85,6 @@ export async function prefillSegment(
     past: sink,
     logitIndex: [t - 1],
   });
-  const window = Math.min(config.window, t);
   const layers: LayerScoringInputs[] = [];
   for (let l = 0; l < numLayers; l++) {
     const norms = out.outputs[`value_norms.${l}`]!; // [KV, G, T] → [KV·G, n]: drop the probe's columns
@@ -85,34 +96,61 @@ export async function prefillSegment(
       valueNorms,
     });
   }
+  return {
+    input,
+    shape: { tokens: n, kvHeads: KV, groupHeads: G, window: Math.min(window, t), sinkLen, probeLen: probeIds.length },
+    rawKeys: out.keys.map((k) => k.slice(0, n * KV * d)),
+    rawValues: out.values.map((v) => v.slice(0, n * KV * d)),
+    layers,
+  };
+}
+
+/** Eviction and quantization of a scored segment under one configuration. */
+export function compressSegment(
+  scored: ScoredSegment,
+  config: CacheConfig,
+  keyBits: CacheConfig['kBits'][],
+  overrides?: Partial<ScorerSteps>,
+): SegmentKv {
+  const { tokens: n, kvHeads: KV } = scored.shape;
+  const d = scored.rawKeys[0]!.length / (n * KV);
   const kept = evictSegment(
     {
-      shape: { tokens: n, kvHeads: KV, groupHeads: G, window, sinkLen, probeLen: ctx.probeIds.length },
-      protectedMask: input.protectedMask ?? new Uint8Array(n),
-      headerTokens: input.headerTokens,
-      layers,
+      shape: scored.shape,
+      protectedMask: scored.input.protectedMask ?? new Uint8Array(n),
+      headerTokens: scored.input.headerTokens,
+      layers: scored.layers,
     },
     config,
-    ctx.scorerOverrides,
+    overrides,
   );
-  const kvLayers: HeadKv[][] = [];
-  for (let l = 0; l < numLayers; l++) {
-    const heads: HeadKv[] = [];
-    for (let h = 0; h < KV; h++) {
+  const layers: HeadKv[][] = scored.rawKeys.map((rawKeys, l) =>
+    Array.from({ length: KV }, (_, h) => {
       const idx = kept.layers[l]!.heads[h]!;
-      const keys = gatherHead(out.keys[l]!, idx, h, KV, d);
-      const values = gatherHead(out.values[l]!, idx, h, KV, d);
-      heads.push({
+      return {
         kept: Uint16Array.from(idx),
-        keys: quantizeKeys(keys, idx.length, d, ctx.keyBits[l]!, config.groupSize),
-        values: quantizeValues(values, idx.length, d, config.vBits, config.groupSize),
-      });
-    }
-    kvLayers.push(heads);
-  }
+        keys: quantizeKeys(gatherHead(rawKeys, idx, h, KV, d), idx.length, d, keyBits[l]!, config.groupSize),
+        values: quantizeValues(
+          gatherHead(scored.rawValues[l]!, idx, h, KV, d),
+          idx.length,
+          d,
+          config.vBits,
+          config.groupSize,
+        ),
+      };
+    }),
+  );
+  return { tokens: n, firstPosition: scored.shape.sinkLen, layers };
+}
+
+export async function prefillSegment(
+  input: SegmentPrefillInput,
+  ctx: SegmentPrefillContext,
+): Promise<PrefilledSegment> {
+  const scored = await scoreSegment(input, ctx.session, ctx.sink, ctx.probeIds, ctx.config.window);
   return {
-    kv: { tokens: n, firstPosition: sinkLen, layers: kvLayers },
-    rawKeys: out.keys.map((k) => k.subarray(0, n * KV * d)),
-    rawValues: out.values.map((v) => v.subarray(0, n * KV * d)),
+    kv: compressSegment(scored, ctx.config, ctx.keyBits, ctx.scorerOverrides),
+    rawKeys: scored.rawKeys,
+    rawValues: scored.rawValues,
   };
 }

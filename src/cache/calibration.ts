@@ -1,0 +1,69 @@
+/**
+ * Which layers' keys need more than 2 bits, decided per model by measurement, not by a fixed list (DESIGN §3:
+ * Qwen2-family models carry huge key biases in some layers, and every protected layer costs compression).
+ *
+ * The calibration pass prefills a fixed, built-in set of short code samples after the sink, measures each
+ * layer's relative 2-bit KIVI key error, and protects the layers whose error is an outlier: above
+ * `OUTLIER_FACTOR` × the median over layers. A fixed corpus makes the decision a function of the model alone,
+ * so every index of any repository with the same model and configuration stores the same bytes.
+ */
+import type { DecoderSession } from '../engine/decoder-session';
+import { PlainKvCache } from '../engine/kv-cache';
+import { prefill } from '../engine/generate';
+import type { Bits, CacheConfig } from './cache-config';
+import { kiviKeyError2bit } from './quantize';
+import { gatherHead } from './segment-prefill';
+
+export const OUTLIER_FACTOR = 1.5;
+
+export const CALIBRATION_SAMPLES = [
+  'def read_config(path):\n    """Load a JSON configuration file."""\n    with open(path) as f:\n        data = json.load(f)\n    return {k.lower(): v for k, v in data.items()}\n\n\nclass Cache:\n    def __init__(self, size=128):\n        self.size = size\n        self.items = {}\n',
+  'export function debounce<T extends (...args: unknown[]) => void>(fn: T, ms: number): T {\n  let timer: ReturnType<typeof setTimeout> | undefined;\n  return ((...args: unknown[]) => {\n    clearTimeout(timer);\n    timer = setTimeout(() => fn(...args), ms);\n  }) as T;\n}\n',
+  'const express = require("express");\nconst app = express();\n\napp.get("/users/:id", async (req, res) => {\n  const user = await db.users.find(req.params.id);\n  if (!user) return res.status(404).send("not found");\n  res.json(user);\n});\n',
+];
+
+export interface Calibration {
+  /** Relative 2-bit key error per layer (mean over samples and heads). */
+  keyError2bit: number[];
+  /** Bits for each layer's keys. */
+  keyBits: Bits[];
+}
+
+export function keyBitsFromErrors(
+  errors: number[],
+  config: Pick<CacheConfig, 'kBits' | 'protectBits' | 'protectLayers'>,
+): Bits[] {
+  const { kBits, protectBits, protectLayers } = config;
+  const higher = (kBits === 16 ? 16 : Math.max(kBits, protectBits)) as Bits;
+  if (protectLayers === 'none') return errors.map(() => kBits);
+  if (Array.isArray(protectLayers)) return errors.map((_, l) => (protectLayers.includes(l) ? higher : kBits));
+  const sorted = [...errors].sort((a, b) => a - b);
+  const median = sorted[sorted.length >> 1]!;
+  return errors.map((e) => (e > OUTLIER_FACTOR * median ? higher : kBits));
+}
+
+export async function calibrate(
+  session: DecoderSession,
+  sink: PlainKvCache,
+  encode: (text: string) => number[],
+  config: CacheConfig,
+): Promise<Calibration> {
+  const { numLayers, numKvHeads: KV, headDim: d } = session.config;
+  const sums = new Float64Array(numLayers);
+  let count = 0;
+  for (const text of CALIBRATION_SAMPLES) {
+    const ids = encode(text);
+    const cache = sink.clone(ids.length);
+    await prefill(session, cache, ids, { firstPosition: sink.length });
+    for (let l = 0; l < numLayers; l++) {
+      const keys = cache.keysView(l).subarray(sink.length * KV * d);
+      const all = Array.from({ length: ids.length }, (_, i) => i);
+      for (let h = 0; h < KV; h++) {
+        sums[l]! += kiviKeyError2bit(gatherHead(keys, all, h, KV, d), ids.length, d, config.groupSize);
+      }
+    }
+    count += KV;
+  }
+  const keyError2bit = Array.from(sums, (s) => s / count);
+  return { keyError2bit, keyBits: keyBitsFromErrors(keyError2bit, config) };
+}
