@@ -3,7 +3,8 @@
  * 8/b codes per byte, lowest bits first. Unpacking uses one Gather from a 256-row lookup table (byte → its 8/b
  * codes as floats) instead of shift/mask/concat/cast chains: one memory-bound pass, and the table is 4 KB at most.
  *
- * keys:   codes uint8 [KV, S, d·b/8], min/scale fp16 [KV, S/groupSize, d]  (per channel over groups of tokens)
+ * keys:   codes uint8 [KV, S, d·b/8], min/scale fp16 [KV, S/groupSize, d]  (per channel over groups of tokens;
+ *         the assembled block pads each segment's short tail group with masked slots, so S is whole groups)
  * values: codes uint8 [KV, S, d·b/8], min/scale fp16 [KV, S, d/groupSize]  (per token over groups of channels)
  * 16 bits: raw float32 [KV, S, d], no codes.
  */

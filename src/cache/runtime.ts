@@ -10,7 +10,7 @@ import { formatFileHeader, formatRepoHeader } from '../engine/fim';
 import type { PlainKvCache } from '../engine/kv-cache';
 import type { Logger } from '../engine/providers';
 import type { CacheConfig } from './cache-config';
-import { type Calibration, calibrate } from './calibration';
+import { type Calibration, calibrate, keyBitsFromErrors } from './calibration';
 import type { ScorerSteps } from './eviction/types';
 import type { QueryContext } from './query-context';
 import { assembleRepositoryBlock } from './repository-block';
@@ -68,6 +68,36 @@ export class CacheRuntime {
 
   get keyBits(): CacheConfig['kBits'][] {
     return this.calibration.keyBits;
+  }
+
+  /**
+   * The same model, sink, scoring session and calibration under another configuration (bits, keep ratio,
+   * policy, ...): evaluations compare many configurations without paying the prefill forward pass again.
+   * Configurations that change the sink or the scoring pass need their own runtime.
+   */
+  derive(config: CacheConfig): CacheRuntime {
+    if (config.sinkTokens !== this.config.sinkTokens || config.window !== this.config.window) {
+      throw new Error('internal error: derive() cannot change sinkTokens or window');
+    }
+    const calibration = {
+      keyError2bit: this.calibration.keyError2bit,
+      keyBits: keyBitsFromErrors(this.calibration.keyError2bit, config),
+    };
+    return new CacheRuntime(
+      this.engine,
+      config,
+      this.scoring,
+      this.sink,
+      this.sinkPrefix,
+      calibration,
+      this.probeIds,
+      this.log,
+    );
+  }
+
+  /** The probe appended after a segment for the observation window. */
+  get probe(): number[] {
+    return this.probeIds;
   }
 
   /** The header line a segment of `path` starts with. */

@@ -3,6 +3,7 @@
  * Every command takes --model (default: the bundled tiny-coder) and --json (one JSON object on stdout).
  */
 import { Command } from 'commander';
+import { registerEval } from './commands/eval';
 import { registerGenerate } from './commands/generate';
 import { CliError, reportError } from './output';
 
@@ -12,6 +13,7 @@ const program = new Command('repokv')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 registerGenerate(program);
+registerEval(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   reportError(err);

@@ -1,0 +1,87 @@
+/**
+ * The cache flags every cache-using command accepts (DESIGN section 7), with the same meaning as the
+ * `repokv.cache.*` settings, turned into a CacheConfig over the defaults.
+ */
+import { type Command, Option } from 'commander';
+import { type Bits, type CacheConfig, DEFAULT_CACHE_CONFIG } from '../cache/cache-config';
+import { parseNumber } from './common-options';
+import { CliError } from './output';
+
+export interface CacheFlagValues {
+  kvBits?: string;
+  kBits?: string;
+  vBits?: string;
+  groupSize?: number;
+  sinkTokens?: number;
+  keepRatio?: number;
+  eviction?: CacheConfig['eviction'];
+  window?: number;
+  layerBudget?: CacheConfig['layerBudget'];
+  layout?: CacheConfig['layout'];
+  protectLayers?: string;
+  contextBudget?: number;
+  aggregation?: CacheConfig['aggregation'];
+  apeTemperature?: number;
+  apeScale?: number;
+}
+
+const BITS = ['2', '4', '8', '16'];
+
+export function addCacheFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--kv-bits <n>', 'bits for keys and values').choices(BITS))
+    .addOption(new Option('--k-bits <n>', 'bits for keys').choices(BITS))
+    .addOption(new Option('--v-bits <n>', 'bits for values').choices(BITS))
+    .option('--group-size <n>', 'quantization group size', parseNumber('--group-size', true, 1))
+    .option('--sink-tokens <n>', 'full-precision sink tokens', parseNumber('--sink-tokens', true, 0))
+    .option('--keep-ratio <f>', 'fraction of segment tokens kept', parseNumber('--keep-ratio', false, 0))
+    .addOption(new Option('--eviction <policy>', 'eviction policy').choices(['none', 'snapkv', 'defensive', 'h2o']))
+    .option('--window <n>', 'observation window', parseNumber('--window', true, 1))
+    .addOption(
+      new Option('--layer-budget <mode>', 'budget allocation').choices(['uniform', 'pyramid', 'adaptive', 'joint']),
+    )
+    .addOption(new Option('--layout <layout>', 'segment positions at query time').choices(['parallel', 'sequential']))
+    .option('--protect-layers <list>', 'auto | none | comma-separated layer indices')
+    .option('--context-budget <n>', 'repository tokens attended per query', parseNumber('--context-budget', true, 1))
+    .addOption(new Option('--aggregation <mode>', 'window aggregation').choices(['max', 'mean']))
+    .option(
+      '--ape-temperature <t>',
+      'APE temperature on segment attention',
+      parseNumber('--ape-temperature', false, 0.01),
+    )
+    .option('--ape-scale <s>', 'APE scaling factor on segment attention', parseNumber('--ape-scale', false, 0.01));
+}
+
+export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
+  const config: CacheConfig = { ...DEFAULT_CACHE_CONFIG };
+  const bits = (v: string) => Number(v) as Bits;
+  if (flags.kvBits) config.kBits = config.vBits = bits(flags.kvBits);
+  if (flags.kBits) config.kBits = bits(flags.kBits);
+  if (flags.vBits) config.vBits = bits(flags.vBits);
+  if (flags.groupSize !== undefined) config.groupSize = flags.groupSize;
+  if (flags.sinkTokens !== undefined) config.sinkTokens = flags.sinkTokens;
+  if (flags.keepRatio !== undefined) {
+    if (flags.keepRatio > 1) throw new CliError('--keep-ratio must be between 0 and 1');
+    config.keepRatio = flags.keepRatio;
+  }
+  if (flags.eviction) config.eviction = flags.eviction;
+  if (flags.window !== undefined) config.window = flags.window;
+  if (flags.layerBudget) config.layerBudget = flags.layerBudget;
+  if (flags.layout) config.layout = flags.layout;
+  if (flags.contextBudget !== undefined) config.contextBudget = flags.contextBudget;
+  if (flags.aggregation) config.aggregation = flags.aggregation;
+  if (flags.apeTemperature !== undefined) config.apeTemperature = flags.apeTemperature;
+  if (flags.apeScale !== undefined) config.apeScale = flags.apeScale;
+  if (flags.protectLayers) {
+    const p = flags.protectLayers.trim();
+    if (p === 'auto' || p === 'none') config.protectLayers = p;
+    else {
+      const layers = p.split(',').map(Number);
+      if (layers.some((n) => !Number.isInteger(n) || n < 0)) {
+        throw new CliError(`--protect-layers must be auto, none or a list of layer indices, got "${p}"`);
+      }
+      config.protectLayers = layers;
+    }
+  }
+  return config;
+}
