@@ -24,7 +24,12 @@ async function main() {
         format: 'cjs',
         sourcemap: true,
         external: ['vscode', 'onnxruntime-node'],
-        banner: e.banner ? { js: e.banner } : undefined,
+        // ESM dependencies (web-tree-sitter) read import.meta.url, which a CommonJS bundle lacks: give them the
+        // bundle's own file URL.
+        define: { 'import.meta.url': '__repokvImportMetaUrl' },
+        banner: {
+          js: `${e.banner ? e.banner + '\n' : ''}var __repokvImportMetaUrl = require('url').pathToFileURL(__filename).href;`,
+        },
         logLevel: 'warning',
       }),
     ),

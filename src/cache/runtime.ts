@@ -48,8 +48,10 @@ export class CacheRuntime {
     log: Logger = () => {},
   ): Promise<CacheRuntime> {
     const fim = engine.fim;
-    const sinkPrefix = fim ? formatRepoHeader(fim, repoName) : '';
-    const sink = await prefillSink(engine.session, sinkIds(engine.encode(sinkPrefix), config.sinkTokens));
+    const ids = sinkIds(engine.encode(fim ? formatRepoHeader(fim, repoName) : ''), config.sinkTokens);
+    const sink = await prefillSink(engine.session, ids);
+    // The text the sink really holds (the prefix cut to sinkTokens): what segment caches depend on and are keyed by.
+    const sinkPrefix = engine.tokenizer.decode(ids);
     const scoring = await DecoderSession.create(engine.checkpoint, {
       provider: engine.session.provider as 'cpu',
       cacheDir: engine.cacheDir,

@@ -1,0 +1,84 @@
+/**
+ * The local part of a query, as token ids: the current file around the cursor in the model family's
+ * fill-in-the-middle layout, or a rendered chat. Long prefixes and suffixes are cut to token budgets, keeping the
+ * text nearest the cursor, and cut at line starts so the model never sees half a line at the edge.
+ */
+import type { Engine } from '../engine/engine';
+import { formatFimFile } from '../engine/fim';
+import type { ChatMessage } from '../engine/tokenizer';
+
+export interface LocalBudget {
+  prefixTokens: number;
+  suffixTokens: number;
+}
+
+export const DEFAULT_LOCAL_BUDGET: LocalBudget = { prefixTokens: 384, suffixTokens: 128 };
+
+/** Keeps the last ~`tokens` tokens of `text`, starting at a line start when possible. */
+export function tailByTokens(engine: Engine, text: string, tokens: number): string {
+  let chars = tokens * 4;
+  while (chars < text.length) {
+    let cut = text.slice(text.length - chars);
+    const nl = cut.indexOf('\n');
+    if (nl >= 0 && nl < cut.length - 1) cut = cut.slice(nl + 1);
+    if (engine.encode(cut).length <= tokens) return cut;
+    chars = Math.floor(chars * 0.8);
+  }
+  return text.length <= tokens * 4 && engine.encode(text).length <= tokens ? text : text.slice(-tokens);
+}
+
+/** Keeps the first ~`tokens` tokens of `text`, ending at a line end when possible. */
+export function headByTokens(engine: Engine, text: string, tokens: number): string {
+  let chars = tokens * 4;
+  while (chars < text.length) {
+    let cut = text.slice(0, chars);
+    const nl = cut.lastIndexOf('\n');
+    if (nl > 0) cut = cut.slice(0, nl + 1);
+    if (engine.encode(cut).length <= tokens) return cut;
+    chars = Math.floor(chars * 0.8);
+  }
+  return text;
+}
+
+/** Character offset of a zero-based (line, character) position. */
+export function offsetOf(text: string, line: number, character: number): number {
+  let offset = 0;
+  for (let l = 0; l < line; l++) {
+    const nl = text.indexOf('\n', offset);
+    if (nl < 0) throw new RangeError(`line ${line} is past the end of the file (${l + 1} lines)`);
+    offset = nl + 1;
+  }
+  const lineEnd = text.indexOf('\n', offset);
+  const length = (lineEnd < 0 ? text.length : lineEnd) - offset;
+  if (character > length) throw new RangeError(`character ${character} is past the end of line ${line} (${length})`);
+  return offset + character;
+}
+
+export function fimPrompt(
+  engine: Engine,
+  path: string,
+  text: string,
+  offset: number,
+  budget: LocalBudget = DEFAULT_LOCAL_BUDGET,
+): string {
+  const prefix = tailByTokens(engine, text.slice(0, offset), budget.prefixTokens);
+  const suffix = headByTokens(engine, text.slice(offset), budget.suffixTokens);
+  if (!engine.fim) return prefix; // a model without FIM tokens completes left to right
+  return formatFimFile(engine.fim, path, { prefix, suffix });
+}
+
+export function chatPrompt(
+  engine: Engine,
+  messages: ChatMessage[],
+  attachments: { path: string; text: string }[] = [],
+): string {
+  const withContext = [...messages];
+  if (attachments.length && withContext.length) {
+    const last = withContext[withContext.length - 1]!;
+    const blocks = attachments
+      .map((a) => `${a.path}:\n\`\`\`\n${tailByTokens(engine, a.text, 512)}\n\`\`\``)
+      .join('\n\n');
+    withContext[withContext.length - 1] = { ...last, content: `${blocks}\n\n${last.content}` };
+  }
+  return engine.tokenizer.applyChatTemplate(withContext, { addGenerationPrompt: true });
+}

@@ -1,0 +1,297 @@
+/**
+ * The whole repository in the cache: scans the workspace, keeps each file's segments current through the
+ * syntax layer, prefills what is new (or reloads it from the on-disk store), releases what is gone, and answers
+ * completion and chat queries over the selected segments. Segments are reference-counted by their store key, so
+ * two identical segments share one entry and a segment that only moved keeps its cache.
+ */
+import * as path from 'node:path';
+import type { Engine } from '../engine/engine';
+import type { Logger } from '../engine/providers';
+import type { ChatMessage } from '../engine/tokenizer';
+import {
+  DocumentStore,
+  type ExcludeSetting,
+  initSyntax,
+  readIndexable,
+  scanWorkspace,
+  type Segment,
+  type SegmentDiff,
+  type SkippedFile,
+} from '../syntax';
+import type { ContentChange } from '../syntax/types';
+import type { CacheConfig } from './cache-config';
+import { chatPrompt, fimPrompt, offsetOf } from './prompts';
+import { generateInContext } from './query-context';
+import { CacheRuntime } from './runtime';
+import type { SegmentKv } from './segment-kv';
+import { identifiersOf, selectSegments } from './selection';
+import { keyedConfig, segmentKey, type SegmentStore } from './store';
+
+export interface RepositoryCacheOptions {
+  root: string;
+  engine: Engine;
+  config: CacheConfig;
+  /** On-disk store (null = memory only). */
+  store: SegmentStore | null;
+  exclude?: ExcludeSetting[];
+  minSegmentTokens?: number;
+  maxSegmentTokens?: number;
+  log?: Logger;
+}
+
+export interface CacheEntry {
+  key: string;
+  path: string;
+  text: string;
+  bodyOffset: number;
+  protectedRanges: { start: number; end: number }[];
+  tokens: number;
+  identifiers: Set<string>;
+  kv: SegmentKv | null;
+  refs: number;
+  recency: number;
+}
+
+export interface PrefillProgress {
+  doneTokens: number;
+  totalTokens: number;
+  doneSegments: number;
+  totalSegments: number;
+}
+
+export interface QueryResult {
+  text: string;
+  tokens: number;
+  contextTokens: number;
+  ms: number;
+}
+
+export class RepositoryCache {
+  readonly entries = new Map<string, CacheEntry>();
+  readonly fileEntries = new Map<string, string[]>();
+  skipped: SkippedFile[] = [];
+  hits = 0;
+  misses = 0;
+  prefillTokens = 0;
+  prefillMs = 0;
+  private clock = 0;
+
+  private constructor(
+    readonly options: RepositoryCacheOptions,
+    readonly runtime: CacheRuntime,
+    readonly documents: DocumentStore,
+  ) {}
+
+  static async open(options: RepositoryCacheOptions): Promise<RepositoryCache> {
+    await initSyntax();
+    const { engine, config } = options;
+    const runtime = await CacheRuntime.create(engine, config, path.basename(path.resolve(options.root)), options.log);
+    const documents = new DocumentStore({
+      countTokens: (t) => engine.encode(t).length,
+      fileHeader: (p) => runtime.fileHeader(p),
+      minSegmentTokens: options.minSegmentTokens,
+      maxSegmentTokens: options.maxSegmentTokens,
+    });
+    return new RepositoryCache(options, runtime, documents);
+  }
+
+  get engine(): Engine {
+    return this.options.engine;
+  }
+
+  /** Reads every indexable file and registers its segments; nothing is prefilled yet (see `prefillPending`). */
+  async scan(signal?: AbortSignal): Promise<void> {
+    const result = await scanWorkspace(this.options.root, { exclude: this.options.exclude, signal });
+    this.skipped = [...result.skipped];
+    for (const file of result.files) {
+      const content = await readIndexable(file.absPath, file.path);
+      if (!('text' in content)) {
+        this.skipped.push({ path: file.path, reason: content.reason, detail: content.detail });
+        continue;
+      }
+      this.applyDiff(await this.documents.open(file.path, content.text));
+    }
+  }
+
+  async applyChanges(path: string, version: number, changes: readonly ContentChange[]): Promise<void> {
+    this.applyDiff(await this.documents.applyChanges(path, version, changes));
+  }
+
+  /** A file created or changed on disk (text), or deleted (null). */
+  async setFile(path: string, text: string | null): Promise<void> {
+    if (text === null) {
+      if (this.documents.has(path)) this.applyDiff(await this.documents.remove(path));
+      this.fileEntries.delete(path);
+      return;
+    }
+    this.applyDiff(
+      await (this.documents.has(path) ? this.documents.setText(path, text) : this.documents.open(path, text)),
+    );
+  }
+
+  /** Segments registered but not yet prefilled, most recently touched first. */
+  pending(): CacheEntry[] {
+    return [...this.entries.values()].filter((e) => !e.kv).sort((a, b) => b.recency - a.recency);
+  }
+
+  /**
+   * Prefills (or reloads from the store) every pending segment. `shouldYield` is polled between segments so a
+   * scheduler can let a completion request run first.
+   */
+  async prefillPending(
+    onProgress?: (p: PrefillProgress) => void,
+    signal?: AbortSignal,
+    shouldYield?: () => Promise<void>,
+  ): Promise<void> {
+    const todo = this.pending();
+    const totalTokens = todo.reduce((n, e) => n + e.tokens, 0);
+    let doneTokens = 0;
+    for (const [i, entry] of todo.entries()) {
+      if (signal?.aborted) return;
+      await shouldYield?.();
+      if (this.entries.get(entry.key) === entry && !entry.kv) await this.fill(entry);
+      doneTokens += entry.tokens;
+      onProgress?.({ doneTokens, totalTokens, doneSegments: i + 1, totalSegments: todo.length });
+    }
+  }
+
+  /** The cache entry of one segment: reloaded from the store when present, else prefilled and stored. */
+  private async fill(entry: CacheEntry): Promise<void> {
+    const stored = this.options.store?.get(entry.key) ?? null;
+    if (stored) {
+      this.hits++;
+      entry.kv = stored;
+      return;
+    }
+    this.misses++;
+    const started = performance.now();
+    const prefilled = await this.runtime.prefill({
+      path: entry.path,
+      text: entry.text.slice(entry.bodyOffset),
+      protectedRanges: entry.protectedRanges,
+    });
+    this.prefillMs += performance.now() - started;
+    this.prefillTokens += entry.tokens;
+    entry.kv = prefilled.kv;
+    this.options.store?.put(entry.key, prefilled.kv);
+  }
+
+  private keyOf(segment: Segment): string {
+    return segmentKey({
+      modelId: this.engine.checkpoint.identity,
+      config: { ...keyedConfig(this.runtime.config), keyBits: this.runtime.keyBits },
+      sinkPrefix: this.runtime.sinkPrefix,
+      segmentText: segment.text,
+    });
+  }
+
+  private applyDiff(diff: SegmentDiff): void {
+    const stamp = ++this.clock;
+    const previous = this.fileEntries.get(diff.path) ?? [];
+    const keys: string[] = [];
+    // Take the new references before dropping the old ones, so a segment present before and after (even if
+    // it moved) never reaches zero references and keeps its prefilled entry.
+    for (const segment of diff.segments) {
+      const key = this.keyOf(segment);
+      keys.push(key);
+      const existing = this.entries.get(key);
+      if (existing) {
+        existing.refs++;
+        existing.recency = stamp;
+        continue;
+      }
+      const bodyOffset = segment.headerLength;
+      this.entries.set(key, {
+        key,
+        path: segment.path,
+        text: segment.text,
+        bodyOffset,
+        protectedRanges: segment.protected
+          .map((r) => ({ start: r.start - bodyOffset, end: r.end - bodyOffset }))
+          .filter((r) => r.end > 0),
+        tokens: segment.tokens,
+        identifiers: identifiersOf(segment.text),
+        kv: null,
+        refs: 1,
+        recency: stamp,
+      });
+    }
+    for (const key of previous) this.release(key);
+    if (keys.length) this.fileEntries.set(diff.path, keys);
+    else this.fileEntries.delete(diff.path);
+  }
+
+  private release(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry && --entry.refs <= 0) this.entries.delete(key);
+  }
+
+  /** Prefilled segments of other files, selected for a query from `localPath` within the attention budget. */
+  contextFor(localPath: string, localText: string): CacheEntry[] {
+    const candidates = [...this.entries.values()].filter((e) => e.kv && e.path !== localPath);
+    const budget = this.runtime.config.contextBudget ?? this.engine.config.maxPositionEmbeddings;
+    return selectSegments(candidates, localText, localPath, budget);
+  }
+
+  async complete(
+    request: {
+      path: string;
+      text: string;
+      line: number;
+      character: number;
+      maxTokens: number;
+      useRepository?: boolean;
+    },
+    signal?: AbortSignal,
+  ): Promise<QueryResult> {
+    const started = performance.now();
+    const offset = offsetOf(request.text, request.line, request.character);
+    const prompt = fimPrompt(this.engine, request.path, request.text, offset);
+    const context = request.useRepository === false ? [] : this.contextFor(request.path, request.text.slice(0, offset));
+    const stopTokenIds = [...(this.engine.fim?.stopTokenIds ?? []), ...this.engine.stopTokenIds];
+    return this.run(prompt, context, request.maxTokens, stopTokenIds, started, signal);
+  }
+
+  async chat(
+    messages: ChatMessage[],
+    attachments: { path: string; text: string }[],
+    maxTokens: number,
+    onText?: (delta: string) => void,
+    signal?: AbortSignal,
+  ): Promise<QueryResult> {
+    const started = performance.now();
+    const prompt = chatPrompt(this.engine, messages, attachments);
+    const question = messages.map((m) => m.content).join('\n');
+    const context = this.contextFor('', `${question}\n${attachments.map((a) => a.text).join('\n')}`);
+    return this.run(prompt, context, maxTokens, this.engine.stopTokenIds, started, signal, onText);
+  }
+
+  private async run(
+    prompt: string,
+    context: CacheEntry[],
+    maxTokens: number,
+    stopTokenIds: number[],
+    started: number,
+    signal?: AbortSignal,
+    onText?: (delta: string) => void,
+  ): Promise<QueryResult> {
+    const ctx = await this.runtime.queryContext(context.map((e) => e.kv!));
+    const promptIds = this.engine.encode(prompt);
+    const result = await generateInContext(ctx, this.engine.tokenizer, promptIds, {
+      maxTokens,
+      stopTokenIds,
+      signal,
+      onText,
+    });
+    return {
+      text: result.text,
+      tokens: result.tokenIds.length,
+      contextTokens: context.reduce((n, e) => n + e.tokens, 0) + this.runtime.sink.length + promptIds.length,
+      ms: Math.round(performance.now() - started),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.runtime.dispose();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Cache statistics as the CLI's `index`/`stats` and the extension's statistics view report them, measured from
+ * the actual buffers (DESIGN §3 "Memory accounting": bytes per original token = stored bytes ÷ tokens before
+ * eviction; the fp16 reference = 2 · layers · kvHeads · headDim · 2 bytes).
+ */
+import type { CacheStatistics } from '../sidecar/service';
+import { dequantizeKeys, dequantizeValues, relativeError } from './quantize';
+import type { RepositoryCache } from './repository-cache';
+import { compressSegment, gatherHead, scoreSegment } from './segment-prefill';
+import { fp16BytesPerToken, segmentBytes } from './segment-kv';
+
+export async function cacheStatistics(cache: RepositoryCache, errorSamples = 6): Promise<CacheStatistics> {
+  const { numLayers, numKvHeads, headDim } = cache.engine.config;
+  const files = new Set<string>();
+  const bytesPerFile: Record<string, number> = {};
+  const keptPerLayer = new Float64Array(numLayers);
+  let tokens = 0;
+  let keptTokens = 0;
+  let bytes = 0;
+  let segments = 0;
+  for (const entry of cache.entries.values()) {
+    files.add(entry.path);
+    segments += entry.refs;
+    if (!entry.kv) continue;
+    const b = segmentBytes(entry.kv);
+    bytes += b;
+    tokens += entry.kv.tokens;
+    bytesPerFile[entry.path] = (bytesPerFile[entry.path] ?? 0) + b;
+    entry.kv.layers.forEach((heads, l) => {
+      const kept = heads.reduce((n, h) => n + h.kept.length, 0);
+      keptPerLayer[l]! += kept;
+      keptTokens += kept / (numLayers * numKvHeads);
+    });
+  }
+  const fp16 = fp16BytesPerToken(numLayers, numKvHeads, headDim);
+  const bytesPerToken = tokens ? bytes / tokens : 0;
+  return {
+    files: files.size,
+    segments,
+    tokens,
+    keptTokens: Math.round(keptTokens),
+    bytes,
+    bytesPerToken,
+    fp16BytesPerToken: fp16,
+    compressionRatio: bytesPerToken ? fp16 / bytesPerToken : 0,
+    quantError: await quantizationError(cache, errorSamples),
+    keyBitsPerLayer: [...cache.runtime.keyBits],
+    keptRatioPerLayer: Array.from(keptPerLayer, (k) => (tokens ? k / (tokens * numKvHeads) : 0)),
+    bytesPerFile,
+    provider: cache.engine.session.provider,
+    hits: cache.hits,
+    misses: cache.misses,
+    prefillTokensPerSecond: cache.prefillMs ? cache.prefillTokens / (cache.prefillMs / 1000) : 0,
+    skipped: cache.skipped.map((s) => ({ path: s.path, reason: s.reason })),
+  };
+}
+
+/**
+ * Relative Frobenius error of the kept tokens' dequantized keys and values per layer, measured on a sample of
+ * the repository's own segments (re-scored, since the store keeps no full-precision copy).
+ */
+async function quantizationError(
+  cache: RepositoryCache,
+  samples: number,
+): Promise<{ keys: number[]; values: number[] }> {
+  const { runtime } = cache;
+  const { numLayers, numKvHeads: KV, headDim: d } = cache.engine.config;
+  const err = { keys: new Float64Array(numLayers), values: new Float64Array(numLayers) };
+  const ref = { keys: new Float64Array(numLayers), values: new Float64Array(numLayers) };
+  const entries = [...cache.entries.values()].sort((a, b) => a.key.localeCompare(b.key)).slice(0, samples);
+  for (const entry of entries) {
+    const header = cache.engine.encode(runtime.fileHeader(entry.path));
+    const ids = [...header, ...cache.engine.encode(entry.text.slice(entry.bodyOffset))];
+    const scored = await scoreSegment(
+      { ids, headerTokens: header.length },
+      runtime.scoring,
+      runtime.sink,
+      runtime.probe,
+      runtime.config.window,
+    );
+    const kv = compressSegment(scored, runtime.config, runtime.keyBits);
+    kv.layers.forEach((heads, l) =>
+      heads.forEach((head, h) => {
+        for (const [kind, raw, deq] of [
+          ['keys', scored.rawKeys[l]!, dequantizeKeys(head.keys)],
+          ['values', scored.rawValues[l]!, dequantizeValues(head.values)],
+        ] as const) {
+          const original = gatherHead(raw, head.kept, h, KV, d);
+          const e = relativeError(original, deq);
+          let norm = 0;
+          for (const x of original) norm += x * x;
+          err[kind][l]! += e * e * norm;
+          ref[kind][l]! += norm;
+        }
+      }),
+    );
+  }
+  const ratio = (kind: 'keys' | 'values') =>
+    Array.from(err[kind], (e, l) => (ref[kind][l] ? Math.sqrt(e / ref[kind][l]!) : 0));
+  return { keys: ratio('keys'), values: ratio('values') };
+}

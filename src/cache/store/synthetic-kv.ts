@@ -1,0 +1,91 @@
+/**
+ * Deterministic SegmentKvs built with the real quantizers, for the store's tests (round trips, crash runs in a
+ * child process) and benchmarks: the same seed gives the same object in any process, so a reader can check what
+ * a writer stored without the two sharing memory.
+ */
+import type { Bits } from '../cache-config';
+import { quantizeKeys, quantizeValues } from '../quantize';
+import { seededUniform, syntheticBlock } from '../quantize/synthetic';
+import type { HeadKv, SegmentKv } from '../segment-kv';
+
+export interface SyntheticKvShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  /** Segment tokens before eviction (≤ 65536: kept indices are Uint16). */
+  tokens: number;
+  /** Bits per layer, cycled: layer l uses kBits[l % kBits.length]. */
+  kBits: Bits[];
+  vBits: Bits[];
+  groupSize: number;
+  /** Expected fraction of tokens kept per head; each head draws its own, 0 gives an empty kept list. */
+  keepRatio: number;
+  firstPosition?: number;
+}
+
+/** Ascending token indices, each kept with probability `ratio`. */
+function keptIndices(tokens: number, ratio: number, rand: () => number): Uint16Array {
+  const kept: number[] = [];
+  for (let t = 0; t < tokens; t++) if (rand() < ratio) kept.push(t);
+  return Uint16Array.from(kept);
+}
+
+export function syntheticSegmentKv(seed: number, shape: SyntheticKvShape): SegmentKv {
+  const rand = seededUniform(seed);
+  const d = shape.headDim;
+  const layers: HeadKv[][] = [];
+  for (let l = 0; l < shape.layers; l++) {
+    const heads: HeadKv[] = [];
+    for (let h = 0; h < shape.kvHeads; h++) {
+      const kept = keptIndices(shape.tokens, shape.keepRatio, rand);
+      const n = kept.length;
+      const blockSeed = (seed * 7919 + l * 131 + h) >>> 0;
+      const keys = syntheticBlock(n, d, blockSeed, { outlierChannels: d > 2 ? [1] : [] });
+      const values = syntheticBlock(n, d, blockSeed ^ 0x5bd1e995);
+      heads.push({
+        kept,
+        keys: quantizeKeys(keys, n, d, shape.kBits[l % shape.kBits.length], shape.groupSize),
+        values: quantizeValues(values, n, d, shape.vBits[l % shape.vBits.length], shape.groupSize),
+      });
+    }
+    layers.push(heads);
+  }
+  return { tokens: shape.tokens, firstPosition: shape.firstPosition ?? 4, layers };
+}
+
+type StoredArray = Uint8Array | Uint16Array | Float32Array;
+
+function sameArray(a: StoredArray | undefined, b: StoredArray | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.constructor !== b.constructor || a.length !== b.length) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/**
+ * The first difference between two SegmentKvs, or null if they are bit-identical: same shape, same scalars,
+ * same array classes and bytes (so NaN payloads and -0 count, unlike a value comparison), raw present in both or
+ * neither. Byte comparison keeps multi-MB entries cheap to check, where an element-wise deep equal takes seconds.
+ */
+export function segmentKvDifference(a: SegmentKv, b: SegmentKv): string | null {
+  if (a.tokens !== b.tokens || a.firstPosition !== b.firstPosition) return 'tokens or firstPosition';
+  if (a.layers.length !== b.layers.length) return 'layer count';
+  for (let l = 0; l < a.layers.length; l++) {
+    if (a.layers[l].length !== b.layers[l].length) return `layer ${l}: head count`;
+    for (let h = 0; h < a.layers[l].length; h++) {
+      const [x, y] = [a.layers[l][h], b.layers[l][h]];
+      if (!sameArray(x.kept, y.kept)) return `layer ${l} head ${h}: kept`;
+      for (const part of ['keys', 'values'] as const) {
+        const [p, q] = [x[part], y[part]];
+        const where = `layer ${l} head ${h} ${part}`;
+        for (const field of ['kind', 'bits', 'groupSize', 'tokens', 'channels'] as const) {
+          if (p[field] !== q[field]) return `${where}: ${field}`;
+        }
+        if ('raw' in p !== 'raw' in q) return `${where}: raw present in one only`;
+        for (const field of ['codes', 'mins', 'scales', 'raw'] as const) {
+          if (!sameArray(p[field], q[field])) return `${where}: ${field}`;
+        }
+      }
+    }
+  }
+  return null;
+}
