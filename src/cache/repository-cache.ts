@@ -226,9 +226,12 @@ export class RepositoryCache {
     if (entry && --entry.refs <= 0) this.entries.delete(key);
   }
 
-  /** Prefilled segments of other files, selected for a query from `localPath` within the attention budget. */
-  contextFor(localPath: string, localText: string): CacheEntry[] {
-    const candidates = [...this.entries.values()].filter((e) => e.kv && e.path !== localPath);
+  /**
+   * Segments of other files selected for a query from `localPath` within the attention budget: prefilled ones
+   * only, unless `includePending` (the evaluation prefills what it selects itself).
+   */
+  contextFor(localPath: string, localText: string, includePending = false): CacheEntry[] {
+    const candidates = [...this.entries.values()].filter((e) => (includePending || e.kv) && e.path !== localPath);
     const budget = this.runtime.config.contextBudget ?? this.engine.config.maxPositionEmbeddings;
     return selectSegments(candidates, localText, localPath, budget);
   }

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerEval } from './commands/eval';
 import { registerGenerate } from './commands/generate';
+import { registerRepositoryCommands } from './commands/repository-commands';
 import { CliError, reportError } from './output';
 
 const program = new Command('repokv')
@@ -13,6 +14,7 @@ const program = new Command('repokv')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 registerGenerate(program);
+registerRepositoryCommands(program);
 registerEval(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import { CacheRuntime } from '../../cache/runtime';
 import { parseConfigList } from '../../eval/configs';
 import { evalLongFile } from '../../eval/long-file';
+import { makeTasks } from '../../eval/make-tasks';
+import { evalRun } from '../../eval/run';
+import { writeTasks } from '../../eval/task-file';
 import { addCacheFlags, type CacheFlagValues, cacheConfigFromFlags } from '../cache-flags';
 import { addCommonOptions, type CommonOptions, loadEngine, parseNumber } from '../common-options';
 import { printResult, progress } from '../output';
@@ -16,8 +19,66 @@ interface LongFileCliOptions extends CommonOptions, CacheFlagValues {
   maxFiles: number;
 }
 
+interface RunCliOptions extends CommonOptions, CacheFlagValues {
+  configs?: string;
+  localTokens: number;
+  maxTasks?: number;
+}
+
 export function registerEval(program: Command): void {
   const evalCmd = program.command('eval').description('measure what cache compression costs');
+  evalCmd
+    .command('make-tasks <repo>')
+    .description('cross-file next-line tasks from a repository (JSONL)')
+    .requiredOption('--out <file>', 'tasks file to write')
+    .option('--count <n>', 'tasks', parseNumber('--count', true, 1), 200)
+    .option('--seed <n>', 'sampling seed', parseNumber('--seed', true, 0), 1)
+    .option('--json', 'print a JSON summary')
+    .action(async (repo: string, opts: { out: string; count: number; seed: number; json?: boolean }) => {
+      const tasks = await makeTasks(path.resolve(repo), { count: opts.count, seed: opts.seed });
+      await writeTasks(opts.out, tasks);
+      printResult(!!opts.json, { tasks: tasks.length, out: opts.out }, `${tasks.length} tasks written to ${opts.out}`);
+    });
+
+  addCacheFlags(
+    addCommonOptions(
+      evalCmd
+        .command('run <tasks>')
+        .description('every named cache configuration on repository tasks')
+        .option('--configs <list>', 'comma-separated configuration names')
+        .option(
+          '--local-tokens <n>',
+          'tokens of the current file before the cursor',
+          parseNumber('--local-tokens', true, 1),
+          384,
+        )
+        .option('--max-tasks <n>', 'evaluate only the first N tasks', parseNumber('--max-tasks', true, 1)),
+    ),
+  ).action(async (tasks: string, opts: RunCliOptions) => {
+    const engine = await loadEngine(opts);
+    try {
+      const report = await evalRun(engine, tasks, {
+        configs: parseConfigList(opts.configs),
+        base: cacheConfigFromFlags(opts),
+        localTokens: opts.localTokens,
+        maxTasks: opts.maxTasks,
+        progress,
+      });
+      progress(report.note);
+      const lines = [
+        `${report.tasks} tasks; ${report.note}`,
+        ...report.configs.map(
+          (c) =>
+            `${c.name.padEnd(12)} EM ${c.exactMatch.toFixed(3)}  ES ${c.editSimilarity.toFixed(3)}  nll ${c.nll.toFixed(4)}  ` +
+            `KL ${c.klDivergence.toFixed(4)}  idEM ${c.identifierExactMatch.toFixed(3)}  ratio ${c.compressionRatio.toFixed(1)}x  ` +
+            `retained ${c.contextGainRetained === null ? '-' : c.contextGainRetained.toFixed(3)}`,
+        ),
+      ];
+      printResult(!!opts.json, report, lines.join('\n'));
+    } finally {
+      await engine.dispose();
+    }
+  });
   addCacheFlags(
     addCommonOptions(
       evalCmd

@@ -1,0 +1,237 @@
+/**
+ * `repokv eval run`: repository-level next-line tasks under every named cache configuration (DESIGN §6).
+ * Per task the same segments are selected for every configuration (selection runs on the uncompressed
+ * repository), each selected segment's scoring pass is computed once and compressed per configuration, and the
+ * local context is the file's text before the cursor at full precision. Reported per configuration: exact match
+ * and edit similarity of a greedy line, NLL per ground-truth token (teacher forced), KL divergence from `full`,
+ * identifier exact match (every token overlapping the cross-file identifier predicted right), bytes per token,
+ * and the context gain with its bootstrap interval.
+ */
+import * as fs from 'node:fs';
+import type { CacheConfig } from '../cache/cache-config';
+import { tailByTokens, offsetOf } from '../cache/prompts';
+import { generateInContext, type QueryContext, targetLogits } from '../cache/query-context';
+import { RepositoryCache } from '../cache/repository-cache';
+import type { CacheRuntime } from '../cache/runtime';
+import { compressSegment, type ScoredSegment, scoreSegment } from '../cache/segment-prefill';
+import { fp16BytesPerToken, segmentBytes, type SegmentKv } from '../cache/segment-kv';
+import type { Engine } from '../engine/engine';
+import { EMPTY_PAST } from '../engine/decoder-session';
+import { generate } from '../engine/generate';
+import { tokenCharSpans } from '../cache/token-offsets';
+import { NO_CONTEXT, resolveConfig } from './configs';
+import { contextGain, editSimilarity, exactMatch, klDivergence, mean, nllFromLogits } from './metrics';
+import { type EvalTask, readTasks } from './task-file';
+
+export interface EvalRunOptions {
+  configs: string[];
+  base: CacheConfig;
+  localTokens: number;
+  maxTasks?: number;
+  progress?: (line: string) => void;
+}
+
+interface PerTask {
+  nll: number;
+  kl: number;
+  exact: number;
+  edit: number;
+  identifier: number;
+}
+
+export interface EvalConfigResult {
+  name: string;
+  tasks: number;
+  exactMatch: number;
+  editSimilarity: number;
+  nll: number;
+  klDivergence: number;
+  identifierExactMatch: number;
+  contextGainRetained: number | null;
+  bytesPerToken: number;
+  compressionRatio: number;
+  contextGain: number;
+  contextGainCI: [number, number];
+}
+
+export interface EvalRunReport {
+  tasks: number;
+  contextGain: number;
+  contextGainCI: [number, number];
+  contextGainSignificant: boolean;
+  note: string;
+  configs: EvalConfigResult[];
+}
+
+/** The greedy line a configuration predicts (stopped at the end of the line). */
+async function predictLine(
+  ctx: QueryContext | null,
+  engine: Engine,
+  runtime: CacheRuntime,
+  localIds: number[],
+  maxTokens: number,
+) {
+  if (ctx) {
+    const r = await generateInContext(ctx, engine.tokenizer, localIds, {
+      maxTokens,
+      stopStrings: ['\n'],
+      stopTokenIds: engine.stopTokenIds,
+    });
+    return r.text;
+  }
+  const r = await generate(
+    engine.session,
+    engine.tokenizer,
+    localIds,
+    { maxTokens, stopStrings: ['\n'], stopTokenIds: engine.stopTokenIds, firstPosition: runtime.sink.length },
+    runtime.sink.clone(localIds.length + maxTokens + 1),
+  );
+  return r.text;
+}
+
+export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOptions): Promise<EvalRunReport> {
+  let tasks = await readTasks(tasksFile);
+  if (opts.maxTasks) tasks = tasks.slice(0, opts.maxTasks);
+  const byRepo = new Map<string, EvalTask[]>();
+  for (const t of tasks) byRepo.set(t.repo, [...(byRepo.get(t.repo) ?? []), t]);
+  const results = new Map<string, PerTask[]>(opts.configs.map((n) => [n, []]));
+  const bytes = new Map<string, { bytes: number; tokens: number }>(
+    opts.configs.map((n) => [n, { bytes: 0, tokens: 0 }]),
+  );
+  const vocab = engine.config.vocabSize;
+  let done = 0;
+  for (const [repo, repoTasks] of byRepo) {
+    const cache = await RepositoryCache.open({ root: repo, engine, config: opts.base, store: null });
+    await cache.scan();
+    const base = cache.runtime;
+    const runtimes = new Map(
+      opts.configs
+        .map((n) => [n, resolveConfig(n, opts.base)])
+        .map(([n, c]) => [n as string, c ? base.derive(c as CacheConfig) : null]),
+    );
+    const scored = new Map<string, ScoredSegment>();
+    const compressed = new Map<string, SegmentKv>();
+    try {
+      for (const task of repoTasks) {
+        opts.progress?.(`task ${++done}/${tasks.length}: ${task.file}:${task.line + 1}`);
+        const text = fs.readFileSync(`${repo}/${task.file}`, 'utf8');
+        const before = text.slice(0, offsetOf(text, task.line, task.character));
+        const localIds = engine.encode(base.fileHeader(task.file) + tailByTokens(engine, before, opts.localTokens));
+        const targetIds = engine.encode(task.groundTruth);
+        const context = cache.contextFor(task.file, before, true);
+        for (const entry of context) {
+          if (scored.has(entry.key)) continue;
+          const header = engine.encode(base.fileHeader(entry.path));
+          const ids = [...header, ...engine.encode(entry.text.slice(entry.bodyOffset))];
+          scored.set(
+            entry.key,
+            await scoreSegment(
+              { ids, headerTokens: header.length },
+              base.scoring,
+              base.sink,
+              base.probe,
+              base.config.window,
+            ),
+          );
+        }
+        const logitsByConfig = new Map<string, Float32Array>();
+        const lines = new Map<string, string>();
+        for (const [name, runtime] of runtimes) {
+          let ctx: QueryContext | null = null;
+          if (runtime) {
+            const kvs = context.map((e) => {
+              const key = `${name}/${e.key}`;
+              if (!compressed.has(key))
+                compressed.set(key, compressSegment(scored.get(e.key)!, runtime.config, runtime.keyBits));
+              return compressed.get(key)!;
+            });
+            const b = bytes.get(name)!;
+            for (const kv of kvs) {
+              b.bytes += segmentBytes(kv);
+              b.tokens += kv.tokens;
+            }
+            ctx = await runtime.queryContext(kvs);
+            logitsByConfig.set(name, await targetLogits(ctx, localIds, targetIds));
+          } else {
+            const ids = [...localIds, ...targetIds];
+            const out = await engine.session.forward({
+              ids,
+              positions: ids.map((_, i) => base.sink.length + i),
+              past: base.sink.length ? base.sink : EMPTY_PAST,
+              logitIndex: targetIds.map((_, i) => localIds.length - 1 + i),
+            });
+            logitsByConfig.set(name, out.logits);
+          }
+          lines.set(name, await predictLine(ctx, engine, base, localIds, targetIds.length + 8));
+        }
+        const full = logitsByConfig.get('full')!;
+        const spans = tokenCharSpans(engine.tokenizer, targetIds);
+        const idStart = task.identifierOffset ?? -1;
+        const idEnd = idStart + (task.identifier?.length ?? 0);
+        for (const [name, logits] of logitsByConfig) {
+          let allIdentifierRight = 1;
+          targetIds.forEach((id, t) => {
+            const row = logits.subarray(t * vocab, (t + 1) * vocab);
+            let best = 0;
+            for (let v = 1; v < vocab; v++) if (row[v]! > row[best]!) best = v;
+            const overlaps = spans[t]!.end > idStart && spans[t]!.start < idEnd;
+            if (overlaps && best !== id) allIdentifierRight = 0;
+          });
+          const line = lines.get(name)!;
+          results.get(name)!.push({
+            nll: mean(nllFromLogits(logits, vocab, targetIds)),
+            kl: mean(klDivergence(full, logits, vocab, targetIds.length)),
+            exact: exactMatch(line, task.groundTruth),
+            edit: editSimilarity(line, task.groundTruth),
+            identifier: idStart >= 0 ? allIdentifierRight : 0,
+          });
+        }
+      }
+    } finally {
+      await cache.dispose();
+    }
+  }
+  const fp16 = fp16BytesPerToken(engine.config.numLayers, engine.config.numKvHeads, engine.config.headDim);
+  const none = results.get(NO_CONTEXT);
+  const fullNll = results.get('full')!.map((r) => r.nll);
+  const gain = none
+    ? contextGain(
+        none.map((r) => r.nll),
+        fullNll,
+        { seed: 1 },
+      )
+    : null;
+  const configs = opts.configs.map((name): EvalConfigResult => {
+    const r = results.get(name)!;
+    const b = bytes.get(name)!;
+    const nll = mean(r.map((x) => x.nll));
+    const bytesPerToken = b.tokens ? b.bytes / b.tokens : 0;
+    return {
+      name,
+      tasks: r.length,
+      exactMatch: mean(r.map((x) => x.exact)),
+      editSimilarity: mean(r.map((x) => x.edit)),
+      nll,
+      klDivergence: mean(r.map((x) => x.kl)),
+      identifierExactMatch: mean(r.map((x) => x.identifier)),
+      contextGainRetained: gain && none ? (mean(none.map((x) => x.nll)) - nll) / gain.gain : null,
+      bytesPerToken,
+      compressionRatio: bytesPerToken ? fp16 / bytesPerToken : 0,
+      contextGain: gain?.gain ?? NaN,
+      contextGainCI: gain?.ci ?? [NaN, NaN],
+    };
+  });
+  const note = !gain
+    ? 'no-context was not run: context gain unknown'
+    : gain.significant
+      ? `context gain ${gain.gain.toFixed(4)} nats is significant (95% CI ${gain.ci.map((v) => v.toFixed(4)).join('..')})`
+      : `context gain ${gain.gain.toFixed(4)} nats is NOT significant (95% CI ${gain.ci.map((v) => v.toFixed(4)).join('..')} includes 0): context gain retained means nothing here; read KL divergence vs full and the long-file fidelity instead`;
+  return {
+    tasks: tasks.length,
+    contextGain: gain?.gain ?? NaN,
+    contextGainCI: gain?.ci ?? [NaN, NaN],
+    contextGainSignificant: gain?.significant ?? false,
+    note,
+    configs,
+  };
+}
