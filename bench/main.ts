@@ -6,7 +6,8 @@ import { Command } from 'commander';
 import { Engine } from '../src/engine/engine';
 import { measureEngineThroughput } from './engine-throughput';
 import { MatMulProbe } from './matmul-throughput';
-import { fmt } from './stats';
+import { completionSummary, benchRepository } from './repository-bench';
+import { fmt, median } from './stats';
 
 const program = new Command('repokv-bench');
 
@@ -20,7 +21,7 @@ program
   .option('--json', 'print raw JSON')
   .action(async (opts: { model?: string; contexts: string; runs: string; chunk: string; json?: boolean }) => {
     const engine = await Engine.load({ modelDir: opts.model, provider: 'cpu' });
-    const probe = await MatMulProbe.create(1024);
+    const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
     const rows = await measureEngineThroughput(engine, probe, contexts, Number(opts.runs), 16, Number(opts.chunk));
     await probe.dispose();
@@ -41,6 +42,54 @@ program
       );
     }
   });
+
+program
+  .command('repository <repo>')
+  .description('index, one-line edits, restart reload and completion latency on a repository')
+  .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+  .option('--edits <n>', 'one-line edits measured', '5')
+  .option('--reloads <n>', 'restart reloads measured', '3')
+  .option('--completions <n>', 'completion positions measured', '10')
+  .option('--json', 'print raw JSON')
+  .action(
+    async (
+      repo: string,
+      opts: { model?: string; edits: string; reloads: string; completions: string; json?: boolean },
+    ) => {
+      const engine = await Engine.load({ modelDir: opts.model, provider: 'cpu' });
+      const r = await benchRepository(engine, repo, {
+        edits: Number(opts.edits),
+        reloads: Number(opts.reloads),
+        completions: Number(opts.completions),
+        progress: (l) => console.error(l),
+      });
+      await engine.dispose();
+      if (opts.json) {
+        console.log(JSON.stringify(r));
+        return;
+      }
+      console.log(
+        `| files | segments | tokens | kept tokens | bytes | bytes/token | vs fp16 | index s | peak RSS MiB | skipped |`,
+      );
+      console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+      console.log(
+        `| ${r.files} | ${r.segments} | ${r.tokens} | ${r.keptTokens} | ${r.bytes} | ${fmt(r.bytesPerToken)} | ` +
+          `${fmt(r.compressionRatio)}x | ${fmt(r.indexSeconds)} | ${fmt(r.peakRssMiB, 0)} | ${r.skipped} |`,
+      );
+      console.log(
+        `\none-line edit: median cost ${fmt(100 * r.editCostVsFullMedian, 2)} % of a full index; changed segments ` +
+          `${fmt(100 * r.editShareMedian, 2)} % of the tokens (bound: share + 10 %) over ${r.editRuns.length} edits`,
+      );
+      console.log(
+        `restart reload: median ${fmt(median(r.reloadSeconds), 2)} s vs ${fmt(r.indexSeconds)} s full prefill = ` +
+          `${fmt(r.reloadSpeedup)}x faster (${r.reloadSeconds.length} reloads)`,
+      );
+      console.log(
+        `complete latency: with the repository ${completionSummary(r.completeMs.withRepository)}; ` +
+          `without ${completionSummary(r.completeMs.withoutRepository)} (${r.completeMs.withRepository.length} positions)`,
+      );
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);

@@ -1,32 +1,64 @@
 /**
- * The named configurations of `repokv eval` (DESIGN section 7). Cache flags given on the command line form the
- * base of every configuration (and are `custom` by themselves); each name then fixes bits and eviction.
- * Eviction in the `evict*` configurations is the default scorer.
+ * The named configurations of `repokv eval` (DESIGN section 7), plus the ablations the benchmarks compare.
+ * Cache flags given on the command line form the base of every configuration (and are `custom` by themselves);
+ * each name then fixes bits and eviction. Eviction in the `evict*` configurations is the default scorer.
  */
 import { type CacheConfig, DEFAULT_CACHE_CONFIG } from '../cache/cache-config';
+import type { ScorerSteps } from '../cache/eviction/types';
 
 export const NO_CONTEXT = 'no-context';
 
-const NAMED: Record<string, Partial<CacheConfig>> = {
-  full: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none' },
-  q2: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none' },
-  q4: { kBits: 4, vBits: 4, keepRatio: 1, eviction: 'none' },
-  evict50: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: DEFAULT_CACHE_CONFIG.eviction },
-  evict25: { kBits: 16, vBits: 16, keepRatio: 0.25, eviction: DEFAULT_CACHE_CONFIG.eviction },
-  'q2-evict50': { kBits: 2, vBits: 2, keepRatio: 0.5, eviction: DEFAULT_CACHE_CONFIG.eviction },
-  'q2-evict25': { kBits: 2, vBits: 2, keepRatio: 0.25, eviction: DEFAULT_CACHE_CONFIG.eviction },
-  custom: {},
+interface Named {
+  config: Partial<CacheConfig>;
+  /** Scorer steps switched off or changed (ablations only). */
+  overrides?: Partial<ScorerSteps>;
+}
+
+const evict = DEFAULT_CACHE_CONFIG.eviction;
+const q2e = (keepRatio: number, extra: Partial<CacheConfig> = {}, overrides?: Partial<ScorerSteps>): Named => ({
+  config: { kBits: 2, vBits: 2, keepRatio, eviction: evict, ...extra },
+  overrides,
+});
+
+const NAMED: Record<string, Named> = {
+  full: { config: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none' } },
+  q2: { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none' } },
+  q4: { config: { kBits: 4, vBits: 4, keepRatio: 1, eviction: 'none' } },
+  evict50: { config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict } },
+  evict25: { config: { kBits: 16, vBits: 16, keepRatio: 0.25, eviction: evict } },
+  'q2-evict50': q2e(0.5),
+  'q2-evict25': q2e(0.25),
+  custom: { config: {} },
+  // Ablations at the q2-evict25 budget, where scorers differ most.
+  'q2-evict25-snapkv': q2e(0.25, { eviction: 'snapkv' }),
+  'q2-evict25-h2o': q2e(0.25, { eviction: 'h2o' }),
+  'q2-evict25-mean': q2e(0.25, { aggregation: 'mean' }),
+  'q2-evict25-nopool': q2e(0.25, {}, { pool: false }),
+  'q2-evict25-noclamp': q2e(0.25, {}, { clamp: false }),
+  'q2-evict25-novalue': q2e(0.25, {}, { valueWeight: false }),
+  'q2-evict25-uniform': q2e(0.25, { layerBudget: 'uniform' }),
+  'q2-evict25-pyramid': q2e(0.25, { layerBudget: 'pyramid' }),
+  'q2-evict25-joint': q2e(0.25, { layerBudget: 'joint' }),
+  'q2-g64': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', groupSize: 64 } },
+  'q2-evict50-g64': q2e(0.5, { groupSize: 64 }),
+  'q2-noprotect': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', protectLayers: 'none' } },
+  'q2-ape': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', apeTemperature: 0.9, apeScale: 0.9 } },
 };
 
 export const CONFIG_NAMES = [NO_CONTEXT, ...Object.keys(NAMED)];
 export const DEFAULT_EVAL_CONFIGS = [NO_CONTEXT, 'full', 'q2', 'q4', 'evict50', 'evict25', 'q2-evict50', 'q2-evict25'];
 
+export interface ResolvedConfig {
+  config: CacheConfig;
+  overrides?: Partial<ScorerSteps>;
+}
+
 /** Resolves a configuration name against the base (flags); `null` for `no-context`, which uses no cache. */
-export function resolveConfig(name: string, base: CacheConfig): CacheConfig | null {
+export function resolveConfig(name: string, base: CacheConfig): ResolvedConfig | null {
   if (name === NO_CONTEXT) return null;
   const named = NAMED[name];
   if (!named) throw new Error(`unknown eval configuration "${name}" (known: ${CONFIG_NAMES.join(', ')})`);
-  return { ...base, ...named };
+  return { config: { ...base, ...named.config }, overrides: named.overrides };
 }
 
 export function parseConfigList(list: string | undefined): string[] {
@@ -36,9 +68,10 @@ export function parseConfigList(list: string | undefined): string[] {
         .map((s) => s.trim())
         .filter(Boolean)
     : DEFAULT_EVAL_CONFIGS;
-  for (const n of names)
+  for (const n of names) {
     if (!CONFIG_NAMES.includes(n))
       throw new Error(`unknown eval configuration "${n}" (known: ${CONFIG_NAMES.join(', ')})`);
+  }
   // `full` is the reference of KL divergence and context gain retained: always measured.
   return names.includes('full') ? names : [...names, 'full'];
 }

@@ -72,10 +72,10 @@ export async function evalLongFile(
   const { numLayers, numKvHeads, headDim, vocabSize } = engine.config;
   const files = await filesWithTokens(engine, base, repo, prefixTokens + targetTokens, opts.maxFiles);
   if (files.length === 0) throw new Error(`no file in ${repo} has ${prefixTokens + targetTokens} tokens`);
-  const runtimes = new Map<string, CacheRuntime | null>(
+  const runtimes = new Map(
     opts.configs.map((name) => {
-      const config = resolveConfig(name, opts.base);
-      return [name, config ? base.derive(config) : null];
+      const resolved = resolveConfig(name, opts.base);
+      return [name, resolved ? { runtime: base.derive(resolved.config), overrides: resolved.overrides } : null];
     }),
   );
   const perConfig = new Map<string, { nll: number[]; kl: number[]; bytes: number; tokens: number; kept: number }>();
@@ -94,10 +94,11 @@ export async function evalLongFile(
       base.config.window,
     );
     const logitsByConfig = new Map<string, Float32Array>();
-    for (const [name, runtime] of runtimes) {
+    for (const [name, variant] of runtimes) {
       let logits: Float32Array;
-      if (runtime) {
-        const kv = compressSegment(scored, runtime.config, runtime.keyBits);
+      if (variant) {
+        const { runtime } = variant;
+        const kv = compressSegment(scored, runtime.config, runtime.keyBits, variant.overrides);
         const stats = perConfig.get(name)!;
         stats.bytes += segmentBytes(kv);
         stats.tokens += kv.tokens;

@@ -105,9 +105,10 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     await cache.scan();
     const base = cache.runtime;
     const runtimes = new Map(
-      opts.configs
-        .map((n) => [n, resolveConfig(n, opts.base)])
-        .map(([n, c]) => [n as string, c ? base.derive(c as CacheConfig) : null]),
+      opts.configs.map((name) => {
+        const resolved = resolveConfig(name, opts.base);
+        return [name, resolved ? { runtime: base.derive(resolved.config), overrides: resolved.overrides } : null];
+      }),
     );
     const scored = new Map<string, ScoredSegment>();
     const compressed = new Map<string, SegmentKv>();
@@ -136,13 +137,18 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
         }
         const logitsByConfig = new Map<string, Float32Array>();
         const lines = new Map<string, string>();
-        for (const [name, runtime] of runtimes) {
+        for (const [name, variant] of runtimes) {
           let ctx: QueryContext | null = null;
-          if (runtime) {
+          if (variant) {
+            const { runtime } = variant;
             const kvs = context.map((e) => {
               const key = `${name}/${e.key}`;
-              if (!compressed.has(key))
-                compressed.set(key, compressSegment(scored.get(e.key)!, runtime.config, runtime.keyBits));
+              if (!compressed.has(key)) {
+                compressed.set(
+                  key,
+                  compressSegment(scored.get(e.key)!, runtime.config, runtime.keyBits, variant.overrides),
+                );
+              }
               return compressed.get(key)!;
             });
             const b = bytes.get(name)!;
