@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { Engine } from '../src/engine/engine';
+import { registerDecodeCacheCommand } from './decode-cache';
 import { measureEngineThroughput } from './engine-throughput';
 import { MatMulProbe } from './matmul-throughput';
 import { completionSummary, benchRepository } from './repository-bench';
@@ -90,6 +91,8 @@ program
       );
     },
   );
+
+registerDecodeCacheCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);

@@ -12,13 +12,15 @@
  *   keys after rotary); hidden.{i} [T, hidden] when `exposeHiddenStates` (i = 0 is the embeddings);
  *   with `scoringWindow` W: window_probs.{i} [kvHeads, G, W, P+T] (attention of the last W queries),
  *   key_attention_sums.{i} [kvHeads, G, P+T] (attention each key received from all queries, for H2O) and
- *   value_norms.{i} [kvHeads, G, T] (‖v·W_Oᵀ‖₁ per query head, CriticalKV) — the eviction scorer's inputs.
+ *   value_norms.{i} [kvHeads, G, T] (‖v·W_Oᵀ‖₁ per query head, CriticalKV) — the eviction scorer's inputs —
+ *   and prerope_key.{i} [T, kvHeads, headDim] (keys before rotary, for caches that quantize those).
  */
 import type { ModelConfig } from '../src/engine/model-config';
 import { type CompressedBlock, groupedQueryAttention } from './attention';
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
+import { checkFusedLayout, type FusedLayout, fusedBlockInputs, fusedGroupedQueryAttention } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
-import { applyRotary, linear, rmsNorm, rotaryTables, swiGlu } from './layers';
+import { applyRotary, linear, rmsNorm, rotaryAt, rotaryTables, swiGlu } from './layers';
 import { TensorDataType } from './onnx-proto';
 
 export interface CompressedLayout {
@@ -28,6 +30,12 @@ export interface CompressedLayout {
   /** Tokens per key group and channels per value group. */
   keyGroup: number;
   valueGroup: number;
+  /**
+   * Rotate the dequantized keys by per-slot positions (input compressed_key_position.{i} int64 [KV, Sc]): the
+   * absolute position for keys stored before rotary (KVQuant), or the move for post-rotary keys placed at
+   * new positions (the sequential layout). Rotations compose, so a move is exact.
+   */
+  rotateKeys: boolean;
 }
 
 export interface DecoderGraphOptions {
@@ -37,6 +45,8 @@ export interface DecoderGraphOptions {
   scoringWindow?: number;
   /** Query-time variant: attend over a compressed repository block too. */
   compressed?: CompressedLayout;
+  /** Query-time variant: attend over a repository block in MatMulNBits layout (kernels/fused-attention.ts). */
+  fused?: FusedLayout;
 }
 
 /** What the builder needs from a checkpoint: which tensors exist and their float32 data. */
@@ -78,7 +88,9 @@ export function buildDecoderGraph(
   const positionIds = g.input('position_ids', INT64, ['T']);
   const bias = g.input('attention_bias', FLOAT, ['T', 'S']);
   const logitIndex = g.input('logit_index', INT64, ['N']);
-  const apeInverseTemperature = options.compressed ? g.input('ape_inverse_temperature', FLOAT, [1]) : undefined;
+  if (options.fused) checkFusedLayout(options.fused, config.numLayers, d);
+  const apeInverseTemperature =
+    options.compressed || options.fused ? g.input('ape_inverse_temperature', FLOAT, [1]) : undefined;
 
   const embed = param('model.embed_tokens.weight', [config.vocabSize, hiddenSize]);
   let x = g.op('Gather', [embed, inputIds], { axis: 0 }); // [T, hidden]
@@ -99,8 +111,13 @@ export function buildDecoderGraph(
           };
     const keyBits = c.keyBits[i]!;
     const valueBits = c.valueBits[i]!;
+    let keys = dequantizeKeys(g, stored('key', keyBits, [KV, `Gc${i}`, d]), keyBits, KV, d, c.keyGroup);
+    if (c.rotateKeys) {
+      const slotPositions = g.input(`compressed_key_position.${i}`, INT64, [KV, `Sc${i}`]);
+      keys = applyRotary(g, keys, rotaryAt(g, slotPositions, d, config.ropeTheta), d);
+    }
     return {
-      keys: dequantizeKeys(g, stored('key', keyBits, [KV, `Gc${i}`, d]), keyBits, KV, d, c.keyGroup),
+      keys,
       values: dequantizeValues(
         g,
         stored('value', valueBits, [KV, `Sc${i}`, d / c.valueGroup]),
@@ -141,7 +158,9 @@ export function buildDecoderGraph(
         },
       );
       const q = applyRotary(g, g.op('Reshape', [qFlat!, g.ints([0, H, d])]), rope, d); // [T, H, d]
-      const k = applyRotary(g, g.op('Reshape', [kFlat!, g.ints([0, KV, d])]), rope, d); // [T, KV, d]
+      const kBeforeRotary = g.op('Reshape', [kFlat!, g.ints([0, KV, d])]);
+      if (options.scoringWindow) g.output(`prerope_key.${i}`, kBeforeRotary, FLOAT, ['T', KV, d]);
+      const k = applyRotary(g, kBeforeRotary, rope, d); // [T, KV, d]
       const v = g.op('Reshape', [vFlat!, g.ints([0, KV, d])]);
       g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
       g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
@@ -150,7 +169,10 @@ export function buildDecoderGraph(
         values: g.input(`past_value.${i}`, FLOAT, ['P', KV, d]),
       };
       const shape = { numHeads: H, numKvHeads: KV, headDim: d };
-      const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, compressedBlock(i));
+      const fusedBlock = options.fused && fusedBlockInputs(g, i, options.fused, apeInverseTemperature!, KV);
+      const attn = fusedBlock
+        ? fusedGroupedQueryAttention(g, shape, q, k, v, past, bias, fusedBlock)
+        : groupedQueryAttention(g, shape, q, k, v, past, bias, compressedBlock(i));
       const oWeight = param(`${p}.self_attn.o_proj.weight`, [hiddenSize, H * d]);
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
       const afterAttn = g.op('Add', [x, linear(g, attn.output, oWeight, oBias)]);

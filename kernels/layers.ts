@@ -39,29 +39,37 @@ export function swiGlu(
 }
 
 /**
- * cos and sin tables [T, 1, headDim] for the given int64 positions, as Hugging Face computes them:
+ * cos and sin tables [..., headDim] for int64 positions of any shape [...], as Hugging Face computes them:
  * inv_freq[i] = theta^(-2i/d), freqs = position · inv_freq in float32, duplicated over both halves.
- * Positions are a graph input because the cache places segments at positions of its choosing.
+ * Positions are graph inputs because the cache places segments (and moves their keys) where it chooses.
  */
-export function rotaryTables(
+export function rotaryAt(
   g: GraphBuilder,
-  positionIds: string,
+  positions: string,
   headDim: number,
   theta: number,
 ): { cos: string; sin: string } {
   const half = headDim / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / headDim);
-  const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: TensorDataType.FLOAT }), g.ints([1])]);
-  const freqs = g.op('Mul', [pos, g.constant(invFreq, TensorDataType.FLOAT, [half])]); // [T, d/2]
-  const emb = g.op('Concat', [freqs, freqs], { axis: 1 }); // [T, d]
-  return {
-    cos: g.op('Unsqueeze', [g.op('Cos', [emb]), g.ints([1])]),
-    sin: g.op('Unsqueeze', [g.op('Sin', [emb]), g.ints([1])]),
-  };
+  const pos = g.op('Unsqueeze', [g.op('Cast', [positions], { to: TensorDataType.FLOAT }), g.ints([-1])]);
+  const freqs = g.op('Mul', [pos, g.constant(invFreq, TensorDataType.FLOAT, [half])]); // [..., d/2]
+  const emb = g.op('Concat', [freqs, freqs], { axis: -1 }); // [..., d]
+  return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
 }
 
-/** x·cos + rotate_half(x)·sin for x [T, heads, d], rotate_half(x) = [-x₂, x₁] (the rotate-half convention). */
+/** Tables [T, 1, headDim] for a chunk's positions [T], broadcasting over heads. */
+export function rotaryTables(
+  g: GraphBuilder,
+  positionIds: string,
+  headDim: number,
+  theta: number,
+): { cos: string; sin: string } {
+  const { cos, sin } = rotaryAt(g, positionIds, headDim, theta);
+  return { cos: g.op('Unsqueeze', [cos, g.ints([1])]), sin: g.op('Unsqueeze', [sin, g.ints([1])]) };
+}
+
+/** x·cos + rotate_half(x)·sin for x [A, B, d], rotate_half(x) = [-x₂, x₁] (the rotate-half convention). */
 export function applyRotary(g: GraphBuilder, x: string, rope: { cos: string; sin: string }, headDim: number): string {
   const [x1, x2] = g.opN('Split', [x, g.ints([headDim / 2, headDim / 2])], 2, { axis: 2 });
   const rotated = g.op('Concat', [g.op('Neg', [x2!]), x1!], { axis: 2 });

@@ -30,7 +30,22 @@ export interface BlockShape {
   valueGroup: number;
 }
 
-export function assembleRepositoryBlock(segments: SegmentKv[], shape: BlockShape, apeScale = 1): RepositoryBlock {
+/**
+ * Where segments sit at query time when their keys are rotated in the graph: segment j's first token is at
+ * `segmentStart[j]`. `absolute` gives each slot its full position (keys stored before rotary); `delta` gives the
+ * move from where the segment was prefilled (post-rotary keys placed somewhere else: the sequential layout).
+ */
+export interface SlotPositions {
+  mode: 'absolute' | 'delta';
+  segmentStart: number[];
+}
+
+export function assembleRepositoryBlock(
+  segments: SegmentKv[],
+  shape: BlockShape,
+  apeScale = 1,
+  slotPositions?: SlotPositions,
+): RepositoryBlock {
   const { numLayers, numKvHeads: KV, headDim: d, keyGroup: gs, valueGroup: vg } = shape;
   const feeds: Record<string, Tensor> = {};
   const slotsPerLayer: number[] = [];
@@ -46,6 +61,7 @@ export function assembleRepositoryBlock(segments: SegmentKv[], shape: BlockShape
     const sc = Math.max(0, ...headSlots);
     slotsPerLayer.push(sc);
     const bias = new Float32Array(KV * sc).fill(-Infinity);
+    const positions = slotPositions ? new BigInt64Array(KV * sc) : null;
     const keyRow = (d * kb) / 8;
     const valueRow = (d * vb) / 8;
     const keyCodes = kb === 16 ? null : new Uint8Array(KV * sc * keyRow);
@@ -58,11 +74,19 @@ export function assembleRepositoryBlock(segments: SegmentKv[], shape: BlockShape
     const valueRaw = vb === 16 ? new Float32Array(KV * sc * d) : null;
     for (let h = 0; h < KV; h++) {
       let slot = 0;
-      for (const s of segments) {
+      for (const [j, s] of segments.entries()) {
         const head = s.layers[l]![h]!;
         const k = head.kept.length;
         const at = h * sc + slot; // first slot of this run in the [KV, Sc] grid
         bias.fill(realSlotBias, at, at + k);
+        if (positions && slotPositions) {
+          const start = slotPositions.segmentStart[j]!;
+          for (let t = 0; t < k; t++) {
+            positions[at + t] = BigInt(
+              slotPositions.mode === 'absolute' ? start + head.kept[t]! : start - s.firstPosition,
+            );
+          }
+        }
         if (keyCodes) {
           keyCodes.set(head.keys.codes, at * keyRow);
           keyMin!.set(head.keys.mins, (at / gs) * d);
@@ -78,6 +102,7 @@ export function assembleRepositoryBlock(segments: SegmentKv[], shape: BlockShape
       }
     }
     feeds[`compressed_bias.${l}`] = new Tensor('float32', bias, [KV, sc]);
+    if (positions) feeds[`compressed_key_position.${l}`] = new Tensor('int64', positions, [KV, sc]);
     if (keyCodes) {
       feeds[`compressed_key_codes.${l}`] = new Tensor('uint8', keyCodes, [KV, sc, keyRow]);
       feeds[`compressed_key_min.${l}`] = new Tensor('float16', keyMin!, [KV, sc / gs, d]);
@@ -88,7 +113,7 @@ export function assembleRepositoryBlock(segments: SegmentKv[], shape: BlockShape
       feeds[`compressed_value_min.${l}`] = new Tensor('float16', valueMin!, [KV, sc, d / vg]);
       feeds[`compressed_value_scale.${l}`] = new Tensor('float16', valueScale!, [KV, sc, d / vg]);
     } else feeds[`compressed_value_raw.${l}`] = new Tensor('float32', valueRaw!, [KV, sc, d]);
-    for (const a of [bias, keyCodes, keyMin, keyScale, keyRaw, valueCodes, valueMin, valueScale, valueRaw]) {
+    for (const a of [bias, positions, keyCodes, keyMin, keyScale, keyRaw, valueCodes, valueMin, valueScale, valueRaw]) {
       bytes += a?.byteLength ?? 0;
     }
   }

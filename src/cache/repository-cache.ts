@@ -23,7 +23,7 @@ import type { CacheConfig } from './cache-config';
 import { chatPrompt, fimPrompt, offsetOf } from './prompts';
 import { generateInContext } from './query-context';
 import { CacheRuntime } from './runtime';
-import type { SegmentKv } from './segment-kv';
+import { segmentBytes, type SegmentKv } from './segment-kv';
 import { identifiersOf, selectSegments } from './selection';
 import { keyedConfig, segmentKey, type SegmentStore } from './store';
 
@@ -48,6 +48,10 @@ export interface CacheEntry {
   tokens: number;
   identifiers: Set<string>;
   kv: SegmentKv | null;
+  /** Prefilled and stored, but dropped from memory by the memory bound: reloaded from the store when a query needs it. */
+  spilled: boolean;
+  /** Bytes and kept (head, token) pairs per layer of the prefilled entry, kept when it is spilled (statistics). */
+  summary: { tokens: number; bytes: number; keptPerLayer: number[] } | null;
   refs: number;
   recency: number;
 }
@@ -131,7 +135,7 @@ export class RepositoryCache {
 
   /** Segments registered but not yet prefilled, most recently touched first. */
   pending(): CacheEntry[] {
-    return [...this.entries.values()].filter((e) => !e.kv).sort((a, b) => b.recency - a.recency);
+    return [...this.entries.values()].filter((e) => !e.kv && !e.spilled).sort((a, b) => b.recency - a.recency);
   }
 
   /**
@@ -149,18 +153,67 @@ export class RepositoryCache {
     for (const [i, entry] of todo.entries()) {
       if (signal?.aborted) return;
       await shouldYield?.();
-      if (this.entries.get(entry.key) === entry && !entry.kv) await this.fill(entry);
+      await this.fill(entry);
       doneTokens += entry.tokens;
       onProgress?.({ doneTokens, totalTokens, doneSegments: i + 1, totalSegments: todo.length });
     }
   }
 
+  /**
+   * Drops prefilled segments from memory, least recently used first, until they fit in `maxBytes`. Only entries
+   * the store holds are dropped (they come back from disk when a query selects them); without a store nothing is.
+   */
+  spillToFit(maxBytes: number, bytesOf: (kv: SegmentKv) => number): number {
+    const store = this.options.store;
+    if (!store) return 0;
+    const resident = [...this.entries.values()].filter((e) => e.kv).sort((a, b) => a.recency - b.recency);
+    let bytes = resident.reduce((n, e) => n + bytesOf(e.kv!), 0);
+    let spilled = 0;
+    for (const e of resident) {
+      if (bytes <= maxBytes) break;
+      if (!store.has(e.key)) continue;
+      bytes -= bytesOf(e.kv!);
+      e.kv = null;
+      e.spilled = true;
+      spilled++;
+    }
+    return spilled;
+  }
+
+  /** Reloads spilled entries a query selected (a corrupt or evicted store entry is prefilled again). */
+  private async ensureResident(entries: CacheEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (e.kv) continue;
+      e.spilled = false;
+      await this.fill(e);
+    }
+  }
+
+  /** Loads every registered segment the store already holds, prefilling nothing (for statistics). */
+  loadStored(): void {
+    const store = this.options.store;
+    if (!store) return;
+    for (const entry of this.entries.values()) {
+      const kv = entry.kv ? null : store.get(entry.key);
+      if (kv) {
+        this.hits++;
+        this.setKv(entry, kv);
+      }
+    }
+  }
+
+  /** A document opened in the editor: its buffer (maybe unsaved) replaces what was read from disk. */
+  async openDocument(path: string, text: string, version: number): Promise<void> {
+    this.applyDiff(await this.documents.open(path, text, version));
+  }
+
   /** The cache entry of one segment: reloaded from the store when present, else prefilled and stored. */
-  private async fill(entry: CacheEntry): Promise<void> {
+  async fill(entry: CacheEntry): Promise<void> {
+    if (entry.kv || this.entries.get(entry.key) !== entry) return;
     const stored = this.options.store?.get(entry.key) ?? null;
     if (stored) {
       this.hits++;
-      entry.kv = stored;
+      this.setKv(entry, stored);
       return;
     }
     this.misses++;
@@ -172,8 +225,17 @@ export class RepositoryCache {
     });
     this.prefillMs += performance.now() - started;
     this.prefillTokens += entry.tokens;
-    entry.kv = prefilled.kv;
+    this.setKv(entry, prefilled.kv);
     this.options.store?.put(entry.key, prefilled.kv);
+  }
+
+  private setKv(entry: CacheEntry, kv: SegmentKv): void {
+    entry.kv = kv;
+    entry.summary = {
+      tokens: kv.tokens,
+      bytes: segmentBytes(kv),
+      keptPerLayer: kv.layers.map((heads) => heads.reduce((n, h) => n + h.kept.length, 0)),
+    };
   }
 
   private keyOf(segment: Segment): string {
@@ -212,6 +274,8 @@ export class RepositoryCache {
         tokens: segment.tokens,
         identifiers: identifiersOf(segment.text),
         kv: null,
+        spilled: false,
+        summary: null,
         refs: 1,
         recency: stamp,
       });
@@ -231,7 +295,9 @@ export class RepositoryCache {
    * only, unless `includePending` (the evaluation prefills what it selects itself).
    */
   contextFor(localPath: string, localText: string, includePending = false): CacheEntry[] {
-    const candidates = [...this.entries.values()].filter((e) => (includePending || e.kv) && e.path !== localPath);
+    const candidates = [...this.entries.values()].filter(
+      (e) => (includePending || e.kv || e.spilled) && e.path !== localPath,
+    );
     const budget = this.runtime.config.contextBudget ?? this.engine.config.maxPositionEmbeddings;
     return selectSegments(candidates, localText, localPath, budget);
   }
@@ -278,6 +344,7 @@ export class RepositoryCache {
     signal?: AbortSignal,
     onText?: (delta: string) => void,
   ): Promise<QueryResult> {
+    await this.ensureResident(context);
     const ctx = await this.runtime.queryContext(context.map((e) => e.kv!));
     const promptIds = this.engine.encode(prompt);
     const result = await generateInContext(ctx, this.engine.tokenizer, promptIds, {

@@ -7,7 +7,7 @@ import type { CacheStatistics } from '../sidecar/service';
 import { dequantizeKeys, dequantizeValues, relativeError } from './quantize';
 import type { RepositoryCache } from './repository-cache';
 import { compressSegment, gatherHead, scoreSegment } from './segment-prefill';
-import { fp16BytesPerToken, segmentBytes } from './segment-kv';
+import { fp16BytesPerToken } from './segment-kv';
 
 export async function cacheStatistics(cache: RepositoryCache, errorSamples = 6): Promise<CacheStatistics> {
   const { numLayers, numKvHeads, headDim } = cache.engine.config;
@@ -21,13 +21,12 @@ export async function cacheStatistics(cache: RepositoryCache, errorSamples = 6):
   for (const entry of cache.entries.values()) {
     files.add(entry.path);
     segments += entry.refs;
-    if (!entry.kv) continue;
-    const b = segmentBytes(entry.kv);
+    if (!entry.summary) continue; // registered but not prefilled yet
+    const b = entry.summary.bytes;
     bytes += b;
-    tokens += entry.kv.tokens;
+    tokens += entry.summary.tokens;
     bytesPerFile[entry.path] = (bytesPerFile[entry.path] ?? 0) + b;
-    entry.kv.layers.forEach((heads, l) => {
-      const kept = heads.reduce((n, h) => n + h.kept.length, 0);
+    entry.summary.keptPerLayer.forEach((kept, l) => {
       keptPerLayer[l]! += kept;
       keptTokens += kept / (numLayers * numKvHeads);
     });

@@ -148,13 +148,29 @@ export class CacheRuntime {
       valueBits: this.keyBits.map(() => this.config.vBits),
       keyGroup: this.config.groupSize,
       valueGroup: Math.min(this.config.groupSize, d),
+      rotateKeys: this.config.preRopeKeys || this.config.layout === 'sequential',
     };
   }
 
-  /** A query over `segments` (parallel layout): local tokens start after the longest segment. */
+  /**
+   * A query over `segments` (in relevance order). Parallel layout: every segment where it was prefilled, local
+   * tokens after the longest. Sequential layout: segments one after another in the given order, local tokens
+   * after the last; their keys are rotated in the graph by the move (never re-rotated incrementally).
+   */
   async queryContext(segments: SegmentKv[]): Promise<QueryContext> {
     const { numLayers, numKvHeads, headDim } = this.engine.config;
     const layout = this.blockLayout();
+    const sinkLength = this.sink.length;
+    const sequential = this.config.layout === 'sequential';
+    const segmentStart: number[] = [];
+    let next = sinkLength;
+    for (const s of segments) {
+      segmentStart.push(sequential ? next : s.firstPosition);
+      next += s.tokens;
+    }
+    const slotPositions = layout.rotateKeys
+      ? { mode: this.config.preRopeKeys ? ('absolute' as const) : ('delta' as const), segmentStart }
+      : undefined;
     const block = assembleRepositoryBlock(
       segments,
       {
@@ -167,13 +183,14 @@ export class CacheRuntime {
         valueGroup: layout.valueGroup,
       },
       this.config.apeScale,
+      slotPositions,
     );
     const longest = segments.reduce((m, s) => Math.max(m, s.tokens), 0);
     return {
       session: await this.compressedSession(),
       sink: this.sink,
       block,
-      firstPosition: this.sink.length + longest,
+      firstPosition: sequential ? next : sinkLength + longest,
       apeTemperature: this.config.apeTemperature,
     };
   }

@@ -38,6 +38,8 @@ export interface ScoredSegment {
   shape: SegmentShape;
   /** Full-precision keys (after rotary) and values per layer, token-major [n, KV, d], probe dropped. */
   rawKeys: Float32Array[];
+  /** The same keys before rotary, for caches that quantize those (KVQuant); empty if the graph gave none. */
+  rawKeysPreRope: Float32Array[];
   rawValues: Float32Array[];
   layers: LayerScoringInputs[];
 }
@@ -100,6 +102,9 @@ export async function scoreSegment(
     input,
     shape: { tokens: n, kvHeads: KV, groupHeads: G, window: Math.min(window, t), sinkLen, probeLen: probeIds.length },
     rawKeys: out.keys.map((k) => k.slice(0, n * KV * d)),
+    rawKeysPreRope: out.outputs['prerope_key.0']
+      ? Array.from({ length: numLayers }, (_, l) => out.outputs[`prerope_key.${l}`]!.slice(0, n * KV * d))
+      : [],
     rawValues: out.values.map((v) => v.slice(0, n * KV * d)),
     layers,
   };
@@ -124,7 +129,11 @@ export function compressSegment(
     config,
     overrides,
   );
-  const layers: HeadKv[][] = scored.rawKeys.map((rawKeys, l) =>
+  if (config.preRopeKeys && scored.rawKeysPreRope.length !== scored.rawKeys.length) {
+    throw new Error('internal error: pre-rotary keys requested but the scoring graph did not output them');
+  }
+  const keySource = config.preRopeKeys ? scored.rawKeysPreRope : scored.rawKeys;
+  const layers: HeadKv[][] = keySource.map((rawKeys, l) =>
     Array.from({ length: KV }, (_, h) => {
       const idx = kept.layers[l]!.heads[h]!;
       return {

@@ -79,16 +79,69 @@ export interface ChatResult {
   ms: number;
 }
 
+export type KvBits = 2 | 4 | 8 | 16;
+export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
+export type ExecutionProvider = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+/** A `files.exclude`-style setting: globs, or globs mapped to true/false or to a sibling condition. */
+export type ExcludeSetting = readonly string[] | Readonly<Record<string, boolean | { when: string }>>;
+
+/** The `repokv.cache.*` settings (same meaning as the CLI's cache flags). */
+export interface CacheSettings {
+  kvBits: KvBits;
+  keepRatio: number;
+  sinkTokens: number;
+  eviction: EvictionPolicy;
+  /** Bound on the cache's memory; the on-disk store is bounded separately. */
+  maxMemoryMB: number;
+}
+
+/** Everything a service is constructed from (the `initialize` request's settings). */
+export interface ServiceSettings {
+  /** A Hugging Face checkpoint directory; the sidecar's entry resolves '' to the bundled model. */
+  modelPath: string;
+  executionProvider: ExecutionProvider;
+  cache: CacheSettings;
+  /** Where the persistent segment store lives: the extension's global storage. */
+  cacheDir: string;
+  /** `files.exclude` and `repokv.exclude`, in that order, on top of `.gitignore`. */
+  exclude: ExcludeSetting[];
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type ServiceLogger = (level: LogLevel, message: string) => void;
+
+/**
+ * How the sidecar makes a service: once per `initialize` (a settings change re-initialises, and the
+ * content-addressed on-disk cache makes the new service re-index only what the change invalidated). May throw,
+ * e.g. on an unusable checkpoint: the message is shown to the user as is.
+ */
+export type ServiceFactory = (
+  settings: ServiceSettings,
+  log: ServiceLogger,
+) => RepositoryService | Promise<RepositoryService>;
+
 export interface RepositoryService {
-  /** Scans and indexes the workspace folders; progress through `onProgress`. Resolves when the first index is done. */
-  open(folders: string[]): Promise<void>;
+  /**
+   * Scans and indexes the workspace folders; progress through `onProgress`. Resolves when the first index is done.
+   * `signal` aborts the indexing (the user cancelled it): what is indexed so far stays usable.
+   */
+  open(folders: string[], signal?: AbortSignal): Promise<void>;
+  /**
+   * A document opened in the editor with its whole buffer, which may differ from the file on disk (unsaved
+   * edits). Its versions restart: VS Code numbers each opening anew, so any version is accepted here.
+   */
+  documentOpened(path: string, version: number, text: string): Promise<void>;
+  /** Editor changes bringing an opened document to `version`; a version not newer than the current is rejected. */
   documentChanged(path: string, version: number, changes: TextChange[]): Promise<void>;
+  /** The editor closed the document: its unsaved buffer is gone and the file on disk is the truth again. */
+  documentClosed(path: string): Promise<void>;
   /** A file changed on disk (text) or was deleted (null). */
   fileChanged(path: string, text: string | null): Promise<void>;
   complete(request: CompletionRequest, signal: AbortSignal): Promise<CompletionResult>;
   chat(request: ChatRequest, onText: (delta: string) => void, signal: AbortSignal): Promise<ChatResult>;
   stats(): Promise<CacheStatistics>;
-  rebuild(): Promise<void>;
+  /** Drops the cache and indexes everything again; `signal` aborts it like `open`'s. */
+  rebuild(signal?: AbortSignal): Promise<void>;
   onProgress(listener: (p: IndexProgress) => void): void;
   dispose(): Promise<void>;
 }

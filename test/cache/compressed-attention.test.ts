@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CacheConfig, DEFAULT_CACHE_CONFIG } from '../../src/cache/cache-config';
 import { dequantizeKeys, dequantizeValues, quantizeKeys, quantizeValues } from '../../src/cache/quantize';
 import { type QueryContext, targetLogits } from '../../src/cache/query-context';
-import { assembleRepositoryBlock } from '../../src/cache/repository-block';
+import { assembleRepositoryBlock, type SlotPositions } from '../../src/cache/repository-block';
+import { applyRotary } from '../reference/qwen2-reference';
 import { type PrefilledSegment, prefillSegment } from '../../src/cache/segment-prefill';
 import type { SegmentKv } from '../../src/cache/segment-kv';
 import { prefillSink } from '../../src/cache/sink';
@@ -47,8 +48,12 @@ describe('attention over the compressed repository block', () => {
     await engine?.dispose();
   });
 
-  async function compressedSession(bits: CacheConfig['kBits'], groupSize: number): Promise<DecoderSession> {
-    const key = `${bits}/${groupSize}`;
+  async function compressedSession(
+    bits: CacheConfig['kBits'],
+    groupSize: number,
+    rotateKeys = false,
+  ): Promise<DecoderSession> {
+    const key = `${bits}/${groupSize}/${rotateKeys}`;
     if (!compressedSessions.has(key)) {
       const layers = engine.config.numLayers;
       compressedSessions.set(
@@ -63,6 +68,7 @@ describe('attention over the compressed repository block', () => {
               valueBits: Array(layers).fill(bits),
               keyGroup: groupSize,
               valueGroup: Math.min(groupSize, engine.config.headDim),
+              rotateKeys,
             },
           },
         }),
@@ -110,20 +116,30 @@ describe('attention over the compressed repository block', () => {
     return out.logits;
   }
 
-  async function compressedLogits(segments: SegmentKv[], config: CacheConfig, firstPosition: number) {
+  async function compressedLogits(
+    segments: SegmentKv[],
+    config: CacheConfig,
+    firstPosition: number,
+    slotPositions?: SlotPositions,
+  ) {
     const { numLayers, numKvHeads, headDim } = engine.config;
     const valueGroup = Math.min(config.groupSize, headDim);
-    const block = assembleRepositoryBlock(segments, {
-      numLayers,
-      numKvHeads,
-      headDim,
-      keyBits: Array(numLayers).fill(config.kBits),
-      valueBits: config.vBits,
-      keyGroup: config.groupSize,
-      valueGroup,
-    });
+    const block = assembleRepositoryBlock(
+      segments,
+      {
+        numLayers,
+        numKvHeads,
+        headDim,
+        keyBits: Array(numLayers).fill(config.kBits),
+        valueBits: config.vBits,
+        keyGroup: config.groupSize,
+        valueGroup,
+      },
+      1,
+      slotPositions,
+    );
     const ctx: QueryContext = {
-      session: await compressedSession(config.kBits, config.groupSize),
+      session: await compressedSession(config.kBits, config.groupSize, !!slotPositions),
       sink,
       block,
       firstPosition,
@@ -194,4 +210,56 @@ describe('attention over the compressed repository block', () => {
       expect(maxDiff(compressed, reference)).toBeLessThan(1e-4);
     });
   }
+
+  const full: CacheConfig = { ...DEFAULT_CACHE_CONFIG, kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none' };
+
+  it('keys stored before rotary and rotated in the graph: same logits as the plain cache (1e-5)', async () => {
+    const segments = await prefillAll({ ...full, preRopeKeys: true });
+    const reference = await plainLogits(
+      segments.map((s) => ({ keys: s.rawKeys, values: s.rawValues, tokens: s.kv.tokens })),
+      firstPosition,
+    );
+    const compressed = await compressedLogits(
+      segments.map((s) => s.kv),
+      { ...full, preRopeKeys: true },
+      firstPosition,
+      { mode: 'absolute', segmentStart: segments.map((s) => s.kv.firstPosition) },
+    );
+    expect(maxDiff(compressed, reference)).toBeLessThan(1e-5);
+  });
+
+  it('sequential layout: keys moved by rotation in the graph equal keys rotated in TypeScript (1e-5)', async () => {
+    const segments = await prefillAll(full);
+    const { numLayers, numKvHeads: KV, headDim: d, ropeTheta } = engine.config;
+    const sinkLen = sink.length;
+    const starts: number[] = [];
+    let next = sinkLen;
+    for (const s of segments) {
+      starts.push(next);
+      next += s.kv.tokens;
+    }
+    // Reference: each segment's post-rotary keys turned by its move (start − prefill position), token by token.
+    const moved = segments.map((s, j) => {
+      const delta = starts[j]! - s.kv.firstPosition;
+      const keys = s.rawKeys.map((layer) => {
+        const out = new Float32Array(layer.length);
+        for (let t = 0; t < s.kv.tokens; t++) {
+          const row = Float64Array.from(layer.subarray(t * KV * d, (t + 1) * KV * d));
+          out.set(applyRotary(row, KV, d, delta, ropeTheta), t * KV * d);
+        }
+        return out;
+      });
+      expect(keys).toHaveLength(numLayers);
+      return { keys, values: s.rawValues, tokens: s.kv.tokens };
+    });
+    expect(starts[1]).toBeGreaterThan(segments[1]!.kv.firstPosition); // the second segment really moved
+    const reference = await plainLogits(moved, next);
+    const compressed = await compressedLogits(
+      segments.map((s) => s.kv),
+      full,
+      next,
+      { mode: 'delta', segmentStart: starts },
+    );
+    expect(maxDiff(compressed, reference)).toBeLessThan(1e-5);
+  });
 });

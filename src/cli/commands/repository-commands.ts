@@ -55,7 +55,7 @@ export function registerRepositoryCommands(program: Command): void {
       const cache = await openRepository(repo, opts, cacheConfigFromFlags(opts), false);
       try {
         // Only what the store already holds is counted: load it without prefilling anything.
-        for (const entry of cache.entries.values()) entry.kv = cache.options.store?.get(entry.key) ?? null;
+        cache.loadStored();
         const s = await cacheStatistics(cache);
         const { bytesPerFile: _perFile, ...summary } = s;
         printResult(

@@ -1,0 +1,200 @@
+/**
+ * Grouped-query attention over a repository block stored in onnxruntime's `MatMulNBits` layout (com.microsoft),
+ * so that each product with the block is one native dequantize-and-multiply node instead of an unpack chain.
+ *
+ * MatMulNBits computes Y = A · dequant(B)ᵀ with B [N, K] quantized in blocks of `block_size` along the reduction
+ * axis K: B uint8 [N, K/bs, bs·b/8] (codes low bits first), scales and zero points float [N, K/bs],
+ * dequant = (code − zero)·scale. For the block that means (layout: src/cache/fused):
+ *   scores  = (q ⊙ s) · K̃ᵀ   B = keys ÷ s, per token over blocks of `keyBlock` channels   (N = Sc, K = d)
+ *   context = P · V           B = valuesᵀ, per channel over blocks of `valueBlock` tokens  (N = d, K = Sc)
+ * with s the calibrated per-channel smoothing vector (SmoothAttention): keys divided by it lose their outlier
+ * channels, queries multiplied by it keep q·kᵀ unchanged.
+ *
+ * What onnxruntime-node 1.30 accepts on CPU (test/cache/fused-matmulnbits.test.ts): bits 2, 4, 8 (3 refused);
+ * block_size 16, 32, 64, 128 or 256; B, scales and zero points as graph inputs (then there is no prepacking:
+ * each run dequantizes B into a temporary float buffer and calls SGEMM, in one threaded kernel); scales must have
+ * A's type (float32); float zero points work at 2 bits and are much faster than uint8 or absent ones; A may be
+ * batched ([G, T, K]) against one B. N and K are ATTRIBUTES checked against the inputs' shapes, so the block's
+ * token capacity Sc is fixed per graph (`capacity`, a shape class; padding slots are masked by the bias).
+ *
+ * Inputs per layer i and kv head h (16-bit layers take raw float32 keys/values instead, plain MatMul):
+ *   fused_key_codes.{i}.{h} uint8 [Sc, d/kb, kb·b/8], fused_key_scale/zero.{i}.{h} float [Sc, d/kb],
+ *   fused_key_smooth.{i} float [KV, d];
+ *   fused_value_codes.{i}.{h} uint8 [d, Sc/vb, vb·b/8], fused_value_scale/zero.{i}.{h} float [d, Sc/vb];
+ *   fused_key_raw.{i}.{h} / fused_value_raw.{i}.{h} float [Sc, d] (16 bits);
+ *   fused_bias.{i} float [KV, Sc] (−inf on padding), and the shared ape_inverse_temperature [1].
+ * One input per head, not a head axis: slicing a head out of a shared input would copy the block every step.
+ */
+import type { AttentionShape, PastKv } from './attention';
+import type { GraphBuilder } from './graph-builder';
+import { TensorDataType } from './onnx-proto';
+
+export type FusedBits = 2 | 4 | 8 | 16;
+
+export interface FusedLayout {
+  keyBits: FusedBits[];
+  valueBits: FusedBits[];
+  /** Channels per key block (MatMulNBits block_size over d). */
+  keyBlock: number;
+  /** Tokens per value block (MatMulNBits block_size over Sc). */
+  valueBlock: number;
+  /** Token slots per layer (Sc): static, since MatMulNBits takes N and K as attributes. */
+  capacity: number[];
+}
+
+export const MATMUL_NBITS_BLOCK_SIZES: readonly number[] = [16, 32, 64, 128, 256];
+
+/** Throws on a layout MatMulNBits (onnxruntime 1.30, CPU) would refuse at session creation or at run time. */
+export function checkFusedLayout(layout: FusedLayout, numLayers: number, headDim: number): void {
+  const { keyBlock, valueBlock } = layout;
+  if (!MATMUL_NBITS_BLOCK_SIZES.includes(keyBlock) || !MATMUL_NBITS_BLOCK_SIZES.includes(valueBlock)) {
+    throw new RangeError(`MatMulNBits block sizes are ${MATMUL_NBITS_BLOCK_SIZES}, got ${keyBlock}/${valueBlock}`);
+  }
+  if (headDim % keyBlock !== 0) throw new RangeError(`headDim ${headDim} is not a multiple of keyBlock ${keyBlock}`);
+  for (const list of [layout.keyBits, layout.valueBits, layout.capacity]) {
+    if (list.length !== numLayers) throw new RangeError(`fused layout needs one entry per layer (${numLayers})`);
+  }
+  for (const sc of layout.capacity) {
+    if (!Number.isSafeInteger(sc) || sc <= 0 || sc % valueBlock !== 0) {
+      throw new RangeError(`capacity ${sc} must be a positive multiple of valueBlock ${valueBlock}`);
+    }
+  }
+}
+
+/** The graph inputs of one layer's block, declared on `g`. */
+export interface FusedBlock {
+  layer: number;
+  keyBits: FusedBits;
+  valueBits: FusedBits;
+  capacity: number;
+  keyBlock: number;
+  valueBlock: number;
+  bias: string;
+  inverseTemperature: string;
+}
+
+export function fusedBlockInputs(
+  g: GraphBuilder,
+  layer: number,
+  layout: FusedLayout,
+  inverseTemperature: string,
+  kvHeads: number,
+): FusedBlock {
+  const capacity = layout.capacity[layer]!;
+  return {
+    layer,
+    keyBits: layout.keyBits[layer]!,
+    valueBits: layout.valueBits[layer]!,
+    capacity,
+    keyBlock: layout.keyBlock,
+    valueBlock: layout.valueBlock,
+    bias: g.input(`fused_bias.${layer}`, TensorDataType.FLOAT, [kvHeads, capacity]),
+    inverseTemperature,
+  };
+}
+
+const { FLOAT, UINT8 } = TensorDataType;
+
+/** One head's A·dequant(B)ᵀ, A [.., K] → [.., N], over the inputs `fused_{kind}_{codes,scale,zero}.{layer}.{head}`. */
+function nbitsProduct(
+  g: GraphBuilder,
+  a: string,
+  input: { kind: 'key' | 'value'; layer: number; head: number },
+  bits: 2 | 4 | 8,
+  n: number,
+  k: number,
+  blockSize: number,
+): string {
+  const blocks = k / blockSize;
+  const name = (part: string) => `fused_${input.kind}_${part}.${input.layer}.${input.head}`;
+  const codes = g.input(name('codes'), UINT8, [n, blocks, (blockSize * bits) / 8]);
+  const scale = g.input(name('scale'), FLOAT, [n, blocks]);
+  const zero = g.input(name('zero'), FLOAT, [n, blocks]);
+  return g.op('MatMulNBits', [a, codes, scale, zero], { K: k, N: n, bits, block_size: blockSize }, 'com.microsoft');
+}
+
+/** Stacks per-head [G, T, x] results into [KV, G, T, x]. */
+function stackHeads(g: GraphBuilder, perHead: string[]): string {
+  const unsqueezed = perHead.map((x) => g.op('Unsqueeze', [x, g.ints([0])]));
+  return unsqueezed.length === 1 ? unsqueezed[0]! : g.op('Concat', unsqueezed, { axis: 0 });
+}
+
+/**
+ * Scores of the queries over the block, [KV, G, T, Sc]. `queries` [KV, G, T, d] already carry 1/√d.
+ */
+function blockScores(g: GraphBuilder, shape: AttentionShape, queries: string, block: FusedBlock): string {
+  const { numKvHeads: KV, headDim: d } = shape;
+  const i = block.layer;
+  const smooth = block.keyBits === 16 ? null : g.input(`fused_key_smooth.${i}`, FLOAT, [KV, d]);
+  const perHead: string[] = [];
+  for (let h = 0; h < KV; h++) {
+    const q = g.op('Gather', [queries, g.ints([h])], { axis: 0 }); // [1, G, T, d]
+    const qh = g.op('Squeeze', [q, g.ints([0])]); // [G, T, d]
+    if (block.keyBits === 16) {
+      const raw = g.input(`fused_key_raw.${i}.${h}`, FLOAT, [block.capacity, d]);
+      perHead.push(g.op('MatMul', [qh, g.op('Transpose', [raw], { perm: [1, 0] })]));
+    } else {
+      const s = g.op('Gather', [smooth!, g.ints([h])], { axis: 0 }); // [1, d]
+      const qs = g.op('Mul', [qh, s]);
+      perHead.push(
+        nbitsProduct(g, qs, { kind: 'key', layer: i, head: h }, block.keyBits, block.capacity, d, block.keyBlock),
+      );
+    }
+  }
+  return stackHeads(g, perHead);
+}
+
+/** P·V over the block: probabilities [KV, G, T, Sc] → context [KV, G, T, d]. */
+function blockContext(g: GraphBuilder, shape: AttentionShape, probs: string, block: FusedBlock): string {
+  const { numKvHeads: KV, headDim: d } = shape;
+  const i = block.layer;
+  const perHead: string[] = [];
+  for (let h = 0; h < KV; h++) {
+    const p = g.op('Squeeze', [g.op('Gather', [probs, g.ints([h])], { axis: 0 }), g.ints([0])]); // [G, T, Sc]
+    if (block.valueBits === 16) {
+      perHead.push(g.op('MatMul', [p, g.input(`fused_value_raw.${i}.${h}`, FLOAT, [block.capacity, d])]));
+    } else {
+      perHead.push(
+        nbitsProduct(g, p, { kind: 'value', layer: i, head: h }, block.valueBits, d, block.capacity, block.valueBlock),
+      );
+    }
+  }
+  return stackHeads(g, perHead);
+}
+
+/**
+ * The same contract as kernels/attention.ts `groupedQueryAttention` with a compressed block, for the fused layout:
+ * q [T, H, d], k/v [T, KV, d], past [P, KV, d], bias [T, P+T]. Returns the output [T, H·d] and the probabilities
+ * over past + chunk [KV, G, T, P+T].
+ */
+export function fusedGroupedQueryAttention(
+  g: GraphBuilder,
+  shape: AttentionShape,
+  q: string,
+  k: string,
+  v: string,
+  past: PastKv,
+  bias: string,
+  block: FusedBlock,
+): { output: string; probs: string } {
+  const { numHeads: H, numKvHeads: KV, headDim: d } = shape;
+  const G = H / KV;
+  const scaled = g.op('Mul', [q, g.scalar(1 / Math.sqrt(d))]);
+  const queries = g.op('Transpose', [g.op('Reshape', [scaled, g.ints([0, KV, G, d])])], { perm: [1, 2, 0, 3] });
+  const allKeys = g.op('Concat', [past.keys, k], { axis: 0 }); // [S, KV, d]
+  const allValues = g.op('Concat', [past.values, v], { axis: 0 });
+  const keysT = g.op('Unsqueeze', [g.op('Transpose', [allKeys], { perm: [1, 2, 0] }), g.ints([1])]); // [KV, 1, d, S]
+  const vals = g.op('Unsqueeze', [g.op('Transpose', [allValues], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, S, d]
+  const scores = g.op('Add', [g.op('MatMul', [queries, keysT]), bias]); // [KV, G, T, S]
+  const fromBlock = g.op('Add', [
+    g.op('Mul', [blockScores(g, shape, queries, block), block.inverseTemperature]),
+    g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
+  ]); // [KV, G, T, Sc]
+  const probs = g.op('Softmax', [g.op('Concat', [fromBlock, scores], { axis: 3 })], { axis: -1 });
+  const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
+  const sizes = g.op('Concat', [lastDim(fromBlock), lastDim(scores)], { axis: 0 });
+  const [blockProbs, restProbs] = g.opN('Split', [probs, sizes], 2, { axis: 3 });
+  const context = g.op('Add', [blockContext(g, shape, blockProbs!, block), g.op('MatMul', [restProbs!, vals])]);
+  const output = g.op('Reshape', [g.op('Transpose', [context], { perm: [2, 0, 1, 3] }), g.ints([0, -1])]);
+  return { output, probs: restProbs! };
+}

@@ -1,0 +1,97 @@
+/**
+ * A segment's cache in the fused (MatMulNBits) layout: the same kept tokens as the KIVI SegmentKv, quantized on
+ * the other axes (quantize.ts). Eviction is shared: a scored segment is evicted once and can be quantized in
+ * either layout, which is how the benchmark compares them on identical tokens.
+ */
+import type { CacheConfig } from '../cache-config';
+import { evictSegment } from '../eviction';
+import type { ScorerSteps } from '../eviction/types';
+import { gatherHead, type ScoredSegment } from '../segment-prefill';
+import { type FusedQuantized, fusedBytes, quantizeFusedKeys, quantizeFusedValues } from './quantize';
+import type { KeySmoothing } from './smoothing';
+
+export interface FusedHeadKv {
+  /** Kept token indices within the segment, ascending. */
+  kept: Uint16Array;
+  keys: FusedQuantized;
+  values: FusedQuantized;
+}
+
+export interface FusedSegmentKv {
+  tokens: number;
+  firstPosition: number;
+  /** [layer][kvHead]. */
+  layers: FusedHeadKv[][];
+}
+
+export interface FusedQuantConfig {
+  /** Bits of keys per layer (2, 4, 8 or 16) and of values. */
+  keyBits: CacheConfig['kBits'][];
+  valueBits: CacheConfig['vBits'];
+  /** Channels per key block and tokens per value block (MatMulNBits block sizes: 16..256, powers of two). */
+  keyBlock: number;
+  valueBlock: number;
+}
+
+/** Quantizes one head's kept keys and values ([k, d] token-major each) in the fused layout. */
+export function quantizeFusedHead(
+  kept: Uint16Array,
+  keys: Float32Array,
+  values: Float32Array,
+  d: number,
+  layer: number,
+  quant: FusedQuantConfig,
+  smooth: Float32Array,
+): FusedHeadKv {
+  const k = kept.length;
+  return {
+    kept,
+    keys: quantizeFusedKeys(keys, k, d, quant.keyBits[layer]!, quant.keyBlock, smooth),
+    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock),
+  };
+}
+
+/** Eviction (the configured policy) and fused quantization of a scored segment. */
+export function compressSegmentFused(
+  scored: ScoredSegment,
+  config: CacheConfig,
+  quant: FusedQuantConfig,
+  smoothing: KeySmoothing,
+  overrides?: Partial<ScorerSteps>,
+): FusedSegmentKv {
+  const { tokens: n, kvHeads: KV } = scored.shape;
+  const d = scored.rawKeys[0]!.length / (n * KV);
+  const kept = evictSegment(
+    {
+      shape: scored.shape,
+      protectedMask: scored.input.protectedMask ?? new Uint8Array(n),
+      headerTokens: scored.input.headerTokens,
+      layers: scored.layers,
+    },
+    config,
+    overrides,
+  );
+  const layers = scored.rawKeys.map((rawKeys, l) =>
+    Array.from({ length: KV }, (_, h) => {
+      const idx = kept.layers[l]!.heads[h]!;
+      return quantizeFusedHead(
+        Uint16Array.from(idx),
+        gatherHead(rawKeys, idx, h, KV, d),
+        gatherHead(scored.rawValues[l]!, idx, h, KV, d),
+        d,
+        l,
+        quant,
+        smoothing.forHead(l, h),
+      );
+    }),
+  );
+  return { tokens: n, firstPosition: scored.shape.sinkLen, layers };
+}
+
+export function fusedSegmentBytes(segment: FusedSegmentKv): number {
+  let bytes = 0;
+  for (const layer of segment.layers) {
+    for (const head of layer) bytes += head.kept.byteLength + fusedBytes(head.keys) + fusedBytes(head.values);
+  }
+  return bytes;
+}
