@@ -11,6 +11,19 @@ const entries = [
   { in: 'src/sidecar/main.ts', out: 'sidecar' },
 ].filter((e) => fs.existsSync(path.join(__dirname, e.in)));
 
+/**
+ * The tree-sitter runtime and grammars are WebAssembly files loaded at run time: copy them next to the bundles so
+ * the packaged extension (which ships no node_modules but onnxruntime-node) finds them in dist/grammars.
+ */
+function copyGrammars() {
+  const out = path.join(__dirname, 'dist', 'grammars');
+  fs.mkdirSync(out, { recursive: true });
+  const grammars = path.join(path.dirname(require.resolve('@repomix/tree-sitter-wasms/package.json')), 'out');
+  for (const f of fs.readdirSync(grammars))
+    if (f.endsWith('.wasm')) fs.copyFileSync(path.join(grammars, f), path.join(out, f));
+  fs.copyFileSync(require.resolve('web-tree-sitter/web-tree-sitter.wasm'), path.join(out, 'web-tree-sitter.wasm'));
+}
+
 async function main() {
   const watch = process.argv.includes('--watch');
   const contexts = await Promise.all(
@@ -40,6 +53,7 @@ async function main() {
   }
   await Promise.all(contexts.map((c) => c.rebuild()));
   await Promise.all(contexts.map((c) => c.dispose()));
+  copyGrammars();
   if (fs.existsSync('dist/cli.js')) fs.chmodSync('dist/cli.js', 0o755);
 }
 

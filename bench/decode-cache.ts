@@ -58,6 +58,8 @@ export interface DecodeCacheOptions {
   valueBlock: number;
   /** Tokens per synthetic segment (the default maxSegmentTokens). */
   segmentTokens: number;
+  /** Intra-op threads of every session (default: onnxruntime's, as the engine runs). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -167,6 +169,7 @@ async function kiviSession(engine: Engine, opts: DecodeCacheOptions): Promise<De
   return DecoderSession.create(engine.checkpoint, {
     provider: 'cpu',
     cacheDir: engine.cacheDir,
+    threads: opts.threads,
     variant: {
       exposeHiddenStates: false,
       compressed: {
@@ -180,10 +183,16 @@ async function kiviSession(engine: Engine, opts: DecodeCacheOptions): Promise<De
   });
 }
 
-async function fusedSession(engine: Engine, quant: FusedQuantConfig, capacity: number[]): Promise<DecoderSession> {
+async function fusedSession(
+  engine: Engine,
+  quant: FusedQuantConfig,
+  capacity: number[],
+  threads?: number,
+): Promise<DecoderSession> {
   return DecoderSession.create(engine.checkpoint, {
     provider: 'cpu',
     cacheDir: engine.cacheDir,
+    threads,
     variant: {
       exposeHiddenStates: false,
       fused: {
@@ -224,7 +233,7 @@ export async function measureDecodeCache(engine: Engine, opts: DecodeCacheOption
     };
     const fusedBlock = assembleFusedBlock(ctx.fused, { ...shape, ...quant }, ctx.smoothing);
     log(`context ${n}: building the fused graph for capacity ${fusedBlock.capacity[0]}`);
-    const fused = await fusedSession(engine, quant, fusedBlock.capacity);
+    const fused = await fusedSession(engine, quant, fusedBlock.capacity, opts.threads);
     const plain = plainPast(engine, SINK_TOKENS + n);
     const firstPosition = SINK_TOKENS + opts.segmentTokens;
     const step: Record<Variant, () => Promise<unknown>> = {
@@ -578,6 +587,7 @@ export async function measureBlockKernels(
         const session = await ort.InferenceSession.create(path.join(vdir, 'model.onnx'), {
           executionProviders: ['cpu'],
           graphOptimizationLevel: 'all',
+          ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
         });
         runs.push({ v, session, feeds: kernelFeeds(v, kivi, fused, raw, dims) });
       }
@@ -776,8 +786,8 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
     }
   } finally {
     for (const s of fusedSessions.values()) await s.release();
-    for (const n of named) await n.runtime.dispose();
-    await full.dispose();
+    // Derived runtimes share the base's scoring session: release only their own compressed sessions.
+    for (const rt of [...named.map((n) => n.runtime), full]) await (await rt.compressedSession()).release();
     await runtime.dispose();
   }
   if (files === 0) throw new Error(`no file in ${repo} has ${need} tokens`);
@@ -829,6 +839,7 @@ export function registerDecodeCacheCommand(program: Command): void {
     .option('--key-block <n>', 'fused layout: channels per key block', '32')
     .option('--value-block <n>', 'fused layout: tokens per value block', '32')
     .option('--segment-tokens <n>', 'tokens per synthetic segment', '512')
+    .option('--threads <n>', "intra-op threads of every session (default: onnxruntime's)")
     .option('--kernels', "also time one layer's block attention under each KIVI graph rewrite")
     .option('--quality <repo>', 'also compare the layouts on a repository (long-file protocol)')
     .option('--quality-configs <list>', 'eval configurations for --quality', 'q2,q2-evict50')
@@ -837,7 +848,8 @@ export function registerDecodeCacheCommand(program: Command): void {
     .option('--json', 'print raw JSON')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const num = (k: string) => Number(o[k]);
-      const engine = await Engine.load({ modelDir: o.model as string | undefined, provider: 'cpu' });
+      const threads = o.threads ? Number(o.threads) : undefined;
+      const engine = await Engine.load({ modelDir: o.model as string | undefined, provider: 'cpu', threads });
       const opts: DecodeCacheOptions = {
         contexts: String(o.contexts).split(',').map(Number),
         steps: num('steps'),
@@ -846,14 +858,23 @@ export function registerDecodeCacheCommand(program: Command): void {
         keyBlock: num('keyBlock'),
         valueBlock: num('valueBlock'),
         segmentTokens: num('segmentTokens'),
+        threads,
         log: (l) => console.error(l),
       };
       const result: {
         rows: DecodeCacheRow[];
         kernels?: KernelRow[];
         quality?: QualityReport;
+        /** 0 = onnxruntime's default. */
         threads: number;
-      } = { rows: await measureDecodeCache(engine, opts), threads: os.availableParallelism() };
+        cpus: number;
+        load: number[];
+      } = {
+        rows: await measureDecodeCache(engine, opts),
+        threads: threads ?? 0,
+        cpus: os.availableParallelism(),
+        load: os.loadavg(),
+      };
       if (o.kernels) result.kernels = await measureBlockKernels(engine, opts);
       if (o.quality) {
         result.quality = await measureLayoutQuality(engine, path.resolve(String(o.quality)), {
@@ -877,7 +898,8 @@ export function registerDecodeCacheCommand(program: Command): void {
       console.log(
         `decode step, ${opts.bits}-bit blocks (KIVI group ${opts.groupSize}; fused key block ${opts.keyBlock} ` +
           `channels, value block ${opts.valueBlock} tokens); medians of ${opts.steps} interleaved rounds, ` +
-          `${result.threads} CPUs\n`,
+          `${result.cpus} CPUs, ${result.threads || 'default'} intra-op threads, load average ` +
+          `${result.load.map((x) => x.toFixed(1)).join(' ')} at the end of the decode rounds\n`,
       );
       console.log(
         '| context | plain ms | KIVI ms | fused ms | KIVI ÷ plain | fused ÷ plain | fused ÷ KIVI | stored B/token plain·KIVI·fused |',

@@ -5,12 +5,14 @@
  * MatMulNBits computes Y = A · dequant(B)ᵀ with B [N, K] quantized in blocks of `block_size` along the reduction
  * axis K: B uint8 [N, K/bs, bs·b/8] (codes low bits first), scales and zero points float [N, K/bs],
  * dequant = (code − zero)·scale. For the block that means (layout: src/cache/fused):
- *   scores  = (q ⊙ s) · K̃ᵀ   B = keys ÷ s, per token over blocks of `keyBlock` channels   (N = Sc, K = d)
+ *   scores  = (q ⊙ s)·K̃ᵀ + q·μ  B = (keys − μ) ÷ s, per token over `keyBlock` channels (N = Sc, K = d)
  *   context = P · V           B = valuesᵀ, per channel over blocks of `valueBlock` tokens  (N = d, K = Sc)
- * with s the calibrated per-channel smoothing vector (SmoothAttention): keys divided by it lose their outlier
- * channels, queries multiplied by it keep q·kᵀ unchanged.
+ * with μ the keys' per-channel means over each value block of slots (stored fp16; q·μ is one small MatMul per
+ * head, broadcast over the block's slots) and s the calibrated per-channel smoothing vector (SmoothAttention):
+ * keys centered and divided by it lose their outlier channels, queries multiplied by it keep q·kᵀ unchanged.
  *
- * What onnxruntime-node 1.30 accepts on CPU (test/cache/fused-matmulnbits.test.ts): bits 2, 4, 8 (3 refused);
+ * What onnxruntime-node 1.30 accepts on CPU (test/cache/fused-matmulnbits.test.ts): bits 2, 4, 8 (3 refused;
+ * 8 only with uint8 zero points when B is an input);
  * block_size 16, 32, 64, 128 or 256; B, scales and zero points as graph inputs (then there is no prepacking:
  * each run dequantizes B into a temporary float buffer and calls SGEMM, in one threaded kernel); scales must have
  * A's type (float32); float zero points work at 2 bits and are much faster than uint8 or absent ones; A may be
@@ -19,7 +21,7 @@
  *
  * Inputs per layer i and kv head h (16-bit layers take raw float32 keys/values instead, plain MatMul):
  *   fused_key_codes.{i}.{h} uint8 [Sc, d/kb, kb·b/8], fused_key_scale/zero.{i}.{h} float [Sc, d/kb],
- *   fused_key_smooth.{i} float [KV, d];
+ *   fused_key_smooth.{i} float [KV, d], fused_key_center.{i}.{h} float [d, Sc/vb] (with `centerKeys`);
  *   fused_value_codes.{i}.{h} uint8 [d, Sc/vb, vb·b/8], fused_value_scale/zero.{i}.{h} float [d, Sc/vb];
  *   fused_key_raw.{i}.{h} / fused_value_raw.{i}.{h} float [Sc, d] (16 bits);
  *   fused_bias.{i} float [KV, Sc] (−inf on padding), and the shared ape_inverse_temperature [1].
@@ -29,6 +31,11 @@ import type { AttentionShape, PastKv } from './attention';
 import type { GraphBuilder } from './graph-builder';
 import { TensorDataType } from './onnx-proto';
 
+/**
+ * The cache's bit widths; `checkFusedLayout` refuses 8: with B a graph input, onnxruntime 1.30 dequantizes
+ * float-zero-point blocks at 2 and 4 bits only ("Only 2b and 4b quantization is supported for unpacked compute"),
+ * and an integer zero point cannot hold the asymmetric minimum the cache stores.
+ */
 export type FusedBits = 2 | 4 | 8 | 16;
 
 export interface FusedLayout {
@@ -40,6 +47,8 @@ export interface FusedLayout {
   valueBlock: number;
   /** Token slots per layer (Sc): static, since MatMulNBits takes N and K as attributes. */
   capacity: number[];
+  /** Keys are stored minus per-channel means over each value block of slots; the graph adds q·μ back. */
+  centerKeys: boolean;
 }
 
 export const MATMUL_NBITS_BLOCK_SIZES: readonly number[] = [16, 32, 64, 128, 256];
@@ -53,6 +62,10 @@ export function checkFusedLayout(layout: FusedLayout, numLayers: number, headDim
   if (headDim % keyBlock !== 0) throw new RangeError(`headDim ${headDim} is not a multiple of keyBlock ${keyBlock}`);
   for (const list of [layout.keyBits, layout.valueBits, layout.capacity]) {
     if (list.length !== numLayers) throw new RangeError(`fused layout needs one entry per layer (${numLayers})`);
+  }
+  for (const bits of [...layout.keyBits, ...layout.valueBits]) {
+    if (bits !== 2 && bits !== 4 && bits !== 16)
+      throw new RangeError(`fused layout stores 2, 4 or 16 bits, got ${bits}`);
   }
   for (const sc of layout.capacity) {
     if (!Number.isSafeInteger(sc) || sc <= 0 || sc % valueBlock !== 0) {
@@ -69,6 +82,7 @@ export interface FusedBlock {
   capacity: number;
   keyBlock: number;
   valueBlock: number;
+  centerKeys: boolean;
   bias: string;
   inverseTemperature: string;
 }
@@ -88,6 +102,7 @@ export function fusedBlockInputs(
     capacity,
     keyBlock: layout.keyBlock,
     valueBlock: layout.valueBlock,
+    centerKeys: layout.centerKeys,
     bias: g.input(`fused_bias.${layer}`, TensorDataType.FLOAT, [kvHeads, capacity]),
     inverseTemperature,
   };
@@ -100,7 +115,7 @@ function nbitsProduct(
   g: GraphBuilder,
   a: string,
   input: { kind: 'key' | 'value'; layer: number; head: number },
-  bits: 2 | 4 | 8,
+  bits: 2 | 4,
   n: number,
   k: number,
   blockSize: number,
@@ -113,52 +128,55 @@ function nbitsProduct(
   return g.op('MatMulNBits', [a, codes, scale, zero], { K: k, N: n, bits, block_size: blockSize }, 'com.microsoft');
 }
 
+/** [KV, G, T, x] → KV tensors [G, T, x] (one Split, no per-head Gather). */
+function splitHeads(g: GraphBuilder, x: string, kvHeads: number): string[] {
+  const parts = kvHeads === 1 ? [x] : g.opN('Split', [x, g.ints(Array(kvHeads).fill(1))], kvHeads, { axis: 0 });
+  return parts.map((p) => g.op('Squeeze', [p, g.ints([0])]));
+}
+
 /** Stacks per-head [G, T, x] results into [KV, G, T, x]. */
 function stackHeads(g: GraphBuilder, perHead: string[]): string {
   const unsqueezed = perHead.map((x) => g.op('Unsqueeze', [x, g.ints([0])]));
   return unsqueezed.length === 1 ? unsqueezed[0]! : g.op('Concat', unsqueezed, { axis: 0 });
 }
 
-/**
- * Scores of the queries over the block, [KV, G, T, Sc]. `queries` [KV, G, T, d] already carry 1/√d.
- */
+/** Scores of the queries over the block, [KV, G, T, Sc]. `queries` [KV, G, T, d] already carry 1/√d. */
 function blockScores(g: GraphBuilder, shape: AttentionShape, queries: string, block: FusedBlock): string {
   const { numKvHeads: KV, headDim: d } = shape;
-  const i = block.layer;
-  const smooth = block.keyBits === 16 ? null : g.input(`fused_key_smooth.${i}`, FLOAT, [KV, d]);
-  const perHead: string[] = [];
-  for (let h = 0; h < KV; h++) {
-    const q = g.op('Gather', [queries, g.ints([h])], { axis: 0 }); // [1, G, T, d]
-    const qh = g.op('Squeeze', [q, g.ints([0])]); // [G, T, d]
-    if (block.keyBits === 16) {
-      const raw = g.input(`fused_key_raw.${i}.${h}`, FLOAT, [block.capacity, d]);
-      perHead.push(g.op('MatMul', [qh, g.op('Transpose', [raw], { perm: [1, 0] })]));
-    } else {
-      const s = g.op('Gather', [smooth!, g.ints([h])], { axis: 0 }); // [1, d]
-      const qs = g.op('Mul', [qh, s]);
-      perHead.push(
-        nbitsProduct(g, qs, { kind: 'key', layer: i, head: h }, block.keyBits, block.capacity, d, block.keyBlock),
-      );
-    }
+  const { layer: i, capacity: sc, keyBits: bits } = block;
+  if (bits === 16) {
+    const perHead = splitHeads(g, queries, KV).map((q, h) => {
+      const raw = g.input(`fused_key_raw.${i}.${h}`, FLOAT, [sc, d]);
+      return g.op('MatMul', [q, g.op('Transpose', [raw], { perm: [1, 0] })]);
+    });
+    return stackHeads(g, perHead);
   }
+  // q ⊙ s: the smoothing the stored keys were divided by, [KV, d] broadcast over G and T.
+  const smooth = g.input(`fused_key_smooth.${i}`, FLOAT, [KV, d]);
+  const smoothed = splitHeads(g, g.op('Mul', [queries, g.op('Unsqueeze', [smooth, g.ints([1, 2])])]), KV);
+  const plain = block.centerKeys ? splitHeads(g, queries, KV) : [];
+  const vb = block.valueBlock;
+  const perHead = smoothed.map((q, h) => {
+    const scores = nbitsProduct(g, q, { kind: 'key', layer: i, head: h }, bits as 2 | 4, sc, d, block.keyBlock);
+    if (!block.centerKeys) return scores;
+    // + q·μ: one offset per query and value block of slots, broadcast over the block's vb slots.
+    const centers = g.input(`fused_key_center.${i}.${h}`, FLOAT, [d, sc / vb]);
+    const offsets = g.op('Unsqueeze', [g.op('MatMul', [plain[h]!, centers]), g.ints([3])]); // [G, T, Sc/vb, 1]
+    const grouped = g.op('Reshape', [scores, g.ints([0, 0, sc / vb, vb])]);
+    return g.op('Reshape', [g.op('Add', [grouped, offsets]), g.ints([0, 0, sc])]);
+  });
   return stackHeads(g, perHead);
 }
 
 /** P·V over the block: probabilities [KV, G, T, Sc] → context [KV, G, T, d]. */
 function blockContext(g: GraphBuilder, shape: AttentionShape, probs: string, block: FusedBlock): string {
   const { numKvHeads: KV, headDim: d } = shape;
-  const i = block.layer;
-  const perHead: string[] = [];
-  for (let h = 0; h < KV; h++) {
-    const p = g.op('Squeeze', [g.op('Gather', [probs, g.ints([h])], { axis: 0 }), g.ints([0])]); // [G, T, Sc]
-    if (block.valueBits === 16) {
-      perHead.push(g.op('MatMul', [p, g.input(`fused_value_raw.${i}.${h}`, FLOAT, [block.capacity, d])]));
-    } else {
-      perHead.push(
-        nbitsProduct(g, p, { kind: 'value', layer: i, head: h }, block.valueBits, d, block.capacity, block.valueBlock),
-      );
-    }
-  }
+  const { layer: i, capacity: sc, valueBits: bits } = block;
+  const perHead = splitHeads(g, probs, KV).map((p, h) =>
+    bits === 16
+      ? g.op('MatMul', [p, g.input(`fused_value_raw.${i}.${h}`, FLOAT, [sc, d])])
+      : nbitsProduct(g, p, { kind: 'value', layer: i, head: h }, bits as 2 | 4, d, sc, block.valueBlock),
+  );
   return stackHeads(g, perHead);
 }
 

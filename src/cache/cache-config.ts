@@ -50,7 +50,7 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   window: 32,
   poolKernel: 5,
   aggregation: 'max',
-  layerBudget: 'adaptive',
+  layerBudget: 'joint',
   layout: 'parallel',
   protectLayers: 'auto',
   protectBits: 4,

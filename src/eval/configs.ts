@@ -45,7 +45,6 @@ const NAMED: Record<string, Named> = {
   'q2-evict25-snapkv-joint': q2e(0.25, { eviction: 'snapkv', layerBudget: 'joint' }),
   'q2-evict50-joint-noclamp': q2e(0.5, { layerBudget: 'joint' }, { clamp: false }),
   'q2-evict50-snapkv': q2e(0.5, { eviction: 'snapkv' }),
-  'q2-evict50-joint': q2e(0.5, { layerBudget: 'joint' }),
   'q2-evict50-adaptive': q2e(0.5, { layerBudget: 'adaptive' }),
   'q2-evict25-adaptive': q2e(0.25, { layerBudget: 'adaptive' }),
   'q2-evict50-h2o': q2e(0.5, { eviction: 'h2o' }),

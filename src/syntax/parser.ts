@@ -50,9 +50,20 @@ export function setGrammarDirectory(dir: string | null): void {
   grammarDirectory = dir === null ? null : path.resolve(dir);
 }
 
+/**
+ * The grammars esbuild.js copies next to the bundles (dist/grammars): the packaged extension has no
+ * node_modules for them. Null when running from sources.
+ */
+function bundledGrammarDirectory(): string | null {
+  const dir = path.join(__dirname, 'grammars');
+  return fs.existsSync(path.join(dir, RUNTIME_WASM)) ? dir : null;
+}
+
 /** The directory grammars are read from now. */
 export function getGrammarDirectory(): string {
   if (grammarDirectory) return grammarDirectory;
+  const bundled = bundledGrammarDirectory();
+  if (bundled) return bundled;
   try {
     return path.join(path.dirname(nodeRequire().resolve('@repomix/tree-sitter-wasms/package.json')), 'out');
   } catch {
@@ -65,9 +76,9 @@ export function getGrammarDirectory(): string {
 
 function locateRuntimeWasm(): string {
   if (runtimeWasmPath) return runtimeWasmPath;
-  if (grammarDirectory) {
-    const candidate = path.join(grammarDirectory, RUNTIME_WASM);
-    if (fs.existsSync(candidate)) return candidate;
+  for (const dir of [grammarDirectory, bundledGrammarDirectory()]) {
+    const candidate = dir && path.join(dir, RUNTIME_WASM);
+    if (candidate && fs.existsSync(candidate)) return candidate;
   }
   // web-tree-sitter's `exports` map lists the wasm but not package.json, so resolve the wasm itself.
   return nodeRequire().resolve(`web-tree-sitter/${RUNTIME_WASM}`);

@@ -8,6 +8,7 @@
  * type, and converting here, once per query, keeps Cast nodes out of every decode step.
  */
 import { Tensor } from 'onnxruntime-node';
+import { f16BitsToF32 } from '../../engine/safetensors';
 import type { Bits } from '../cache-config';
 import { channelRowBytes, kernelStats } from './quantize';
 import type { FusedSegmentKv } from './segment';
@@ -21,6 +22,7 @@ export interface FusedBlockShape {
   valueBits: Bits;
   keyBlock: number;
   valueBlock: number;
+  centerKeys: boolean;
 }
 
 export interface FusedRepositoryBlock {
@@ -89,6 +91,7 @@ export function assembleFusedBlock(
       const keyScale = kBits === 16 ? null : new Float32Array(sc * (d / kb));
       const keyZero = kBits === 16 ? null : new Float32Array(sc * (d / kb));
       const keyRaw = kBits === 16 ? new Float32Array(sc * d) : null;
+      const keyCenter = kBits !== 16 && shape.centerKeys ? new Float32Array(d * (sc / vb)) : null;
       const valueRow = (sc * vBits) / 8; // one channel's codes over all slots
       const valueCodes = vBits === 16 ? null : new Uint8Array(d * valueRow);
       const valueScale = vBits === 16 ? null : new Float32Array(d * (sc / vb));
@@ -107,6 +110,14 @@ export function assembleFusedBlock(
             keyZero![at * (d / kb) + i] = st.zero;
           }
         } else keyRaw!.set(head.keys.raw!, at * d);
+        if (keyCenter) {
+          if (head.keys.centerGroup !== vb) throw new Error('fused block: keys must be centered over value blocks');
+          const groups = Math.ceil(k / vb);
+          for (let g = 0; g < groups; g++) {
+            for (let c = 0; c < d; c++)
+              keyCenter[c * (sc / vb) + at / vb + g] = f16BitsToF32(head.keys.centers[g * d + c]!);
+          }
+        }
         if (valueCodes) {
           const groups = Math.ceil(k / vb);
           const rowBytes = channelRowBytes(k, vBits as 2 | 4 | 8);
@@ -130,6 +141,7 @@ export function assembleFusedBlock(
         add(`fused_key_scale.${l}.${h}`, new Tensor('float32', keyScale!, [sc, d / kb]));
         add(`fused_key_zero.${l}.${h}`, new Tensor('float32', keyZero!, [sc, d / kb]));
       } else add(`fused_key_raw.${l}.${h}`, new Tensor('float32', keyRaw!, [sc, d]));
+      if (keyCenter) add(`fused_key_center.${l}.${h}`, new Tensor('float32', keyCenter, [d, sc / vb]));
       if (valueCodes) {
         add(`fused_value_codes.${l}.${h}`, new Tensor('uint8', valueCodes, [d, sc / vb, (vb * vBits) / 8]));
         add(`fused_value_scale.${l}.${h}`, new Tensor('float32', valueScale!, [d, sc / vb]));

@@ -31,6 +31,8 @@ export interface FusedQuantConfig {
   /** Channels per key block and tokens per value block (MatMulNBits block sizes: 16..256, powers of two). */
   keyBlock: number;
   valueBlock: number;
+  /** Subtract per-channel key means over each value block of tokens before quantizing (quantize.ts). */
+  centerKeys: boolean;
 }
 
 /** Quantizes one head's kept keys and values ([k, d] token-major each) in the fused layout. */
@@ -46,7 +48,15 @@ export function quantizeFusedHead(
   const k = kept.length;
   return {
     kept,
-    keys: quantizeFusedKeys(keys, k, d, quant.keyBits[layer]!, quant.keyBlock, smooth),
+    keys: quantizeFusedKeys(
+      keys,
+      k,
+      d,
+      quant.keyBits[layer]!,
+      quant.keyBlock,
+      smooth,
+      quant.centerKeys ? quant.valueBlock : 0,
+    ),
     values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock),
   };
 }
