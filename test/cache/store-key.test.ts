@@ -58,7 +58,7 @@ describe('segmentKey', () => {
       { window: 16 },
       { poolKernel: 7 },
       { aggregation: 'mean' },
-      { layerBudget: 'joint' },
+      { layerBudget: 'adaptive' },
       { protectLayers: [0, 27] },
       { protectLayers: [27, 0] },
       { protectBits: 8 },
