@@ -25,6 +25,8 @@ export interface CacheConfig {
   poolKernel: number;
   /** How window queries and grouped query heads are combined: `max` (DefensiveKV) or `mean` (SnapKV). */
   aggregation: Aggregation;
+  /** DefensiveKV's prior-risk correction (raise scores to their head's mean) in the `defensive` scorer. */
+  headMeanClamp: boolean;
   layerBudget: LayerBudget;
   layout: Layout;
   /** Layers whose keys get more bits: `auto` = chosen by calibration, `none`, or explicit layer indices. */
@@ -50,11 +52,15 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   window: 32,
   poolKernel: 5,
   aggregation: 'max',
+  // Chosen from the scorer × allocator grid on the development repositories (BENCHMARKS.md): without the clamp
+  // and with one budget across layers the default scorer keeps the most fidelity at both 50 % and 25 %.
+  headMeanClamp: false,
   layerBudget: 'joint',
   layout: 'parallel',
   protectLayers: 'auto',
   protectBits: 4,
-  preRopeKeys: false,
+  // Keys quantized before rotary (KVQuant): lower KL divergence than post-rotary at equal bytes (BENCHMARKS.md).
+  preRopeKeys: true,
   apeTemperature: 1,
   apeScale: 1,
   contextBudget: null,

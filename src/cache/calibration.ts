@@ -8,11 +8,10 @@
  * so every index of any repository with the same model and configuration stores the same bytes.
  */
 import type { DecoderSession } from '../engine/decoder-session';
-import { PlainKvCache } from '../engine/kv-cache';
-import { prefill } from '../engine/generate';
+import type { PlainKvCache } from '../engine/kv-cache';
 import type { Bits, CacheConfig } from './cache-config';
 import { kiviKeyError2bit } from './quantize';
-import { gatherHead } from './segment-prefill';
+import { gatherHead, scoreSegment } from './segment-prefill';
 
 export const OUTLIER_FACTOR = 1.5;
 
@@ -23,10 +22,18 @@ export const CALIBRATION_SAMPLES = [
 ];
 
 export interface Calibration {
-  /** Relative 2-bit key error per layer (mean over samples and heads). */
+  /** Relative 2-bit key error per layer (mean over samples and heads), of the keys the configuration quantizes. */
   keyError2bit: number[];
+  /** The same for keys after rotary and before rotary, so a derived configuration can choose either. */
+  errors: { postRope: number[]; preRope: number[] };
   /** Bits for each layer's keys. */
   keyBits: Bits[];
+}
+
+/** The calibration as it applies to `config` (which keys, which bits). */
+export function calibrationFor(errors: Calibration['errors'], config: CacheConfig): Calibration {
+  const keyError2bit = config.preRopeKeys ? errors.preRope : errors.postRope;
+  return { keyError2bit, errors, keyBits: keyBitsFromErrors(keyError2bit, config) };
 }
 
 export function keyBitsFromErrors(
@@ -43,27 +50,33 @@ export function keyBitsFromErrors(
 }
 
 export async function calibrate(
-  session: DecoderSession,
+  scoring: DecoderSession,
   sink: PlainKvCache,
   encode: (text: string) => number[],
   config: CacheConfig,
 ): Promise<Calibration> {
-  const { numLayers, numKvHeads: KV, headDim: d } = session.config;
-  const sums = new Float64Array(numLayers);
+  const { numLayers, numKvHeads: KV, headDim: d } = scoring.config;
+  const sums = { postRope: new Float64Array(numLayers), preRope: new Float64Array(numLayers) };
   let count = 0;
   for (const text of CALIBRATION_SAMPLES) {
     const ids = encode(text);
-    const cache = sink.clone(ids.length);
-    await prefill(session, cache, ids, { firstPosition: sink.length });
-    for (let l = 0; l < numLayers; l++) {
-      const keys = cache.keysView(l).subarray(sink.length * KV * d);
-      const all = Array.from({ length: ids.length }, (_, i) => i);
-      for (let h = 0; h < KV; h++) {
-        sums[l]! += kiviKeyError2bit(gatherHead(keys, all, h, KV, d), ids.length, d, config.groupSize);
+    const scored = await scoreSegment({ ids, headerTokens: 0 }, scoring, sink, [], config.window);
+    const all = Array.from({ length: ids.length }, (_, i) => i);
+    for (const [kind, keys] of [
+      ['postRope', scored.rawKeys],
+      ['preRope', scored.rawKeysPreRope],
+    ] as const) {
+      for (let l = 0; l < numLayers; l++) {
+        for (let h = 0; h < KV; h++) {
+          sums[kind][l]! += kiviKeyError2bit(gatherHead(keys[l]!, all, h, KV, d), ids.length, d, config.groupSize);
+        }
       }
     }
     count += KV;
   }
-  const keyError2bit = Array.from(sums, (s) => s / count);
-  return { keyError2bit, keyBits: keyBitsFromErrors(keyError2bit, config) };
+  const errors = {
+    postRope: Array.from(sums.postRope, (x) => x / count),
+    preRope: Array.from(sums.preRope, (x) => x / count),
+  };
+  return calibrationFor(errors, config);
 }

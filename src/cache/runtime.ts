@@ -10,7 +10,7 @@ import { formatFileHeader, formatRepoHeader } from '../engine/fim';
 import type { PlainKvCache } from '../engine/kv-cache';
 import type { Logger } from '../engine/providers';
 import type { CacheConfig } from './cache-config';
-import { type Calibration, calibrate, keyBitsFromErrors } from './calibration';
+import { type Calibration, calibrate, calibrationFor } from './calibration';
 import type { ScorerSteps } from './eviction/types';
 import type { QueryContext } from './query-context';
 import { assembleRepositoryBlock } from './repository-block';
@@ -58,7 +58,7 @@ export class CacheRuntime {
       variant: { exposeHiddenStates: false, scoringWindow: config.window },
       log,
     });
-    const calibration = await calibrate(engine.session, sink, (t) => engine.encode(t), config);
+    const calibration = await calibrate(scoring, sink, (t) => engine.encode(t), config);
     log(
       `calibration: 2-bit key error per layer ${calibration.keyError2bit.map((e) => e.toFixed(3)).join(' ')} → ` +
         `key bits ${calibration.keyBits.join(' ')}`,
@@ -81,10 +81,7 @@ export class CacheRuntime {
     if (config.sinkTokens !== this.config.sinkTokens || config.window !== this.config.window) {
       throw new Error('internal error: derive() cannot change sinkTokens or window');
     }
-    const calibration = {
-      keyError2bit: this.calibration.keyError2bit,
-      keyBits: keyBitsFromErrors(this.calibration.keyError2bit, config),
-    };
+    const calibration = calibrationFor(this.calibration.errors, config);
     return new CacheRuntime(
       this.engine,
       config,

@@ -21,6 +21,8 @@ export interface CacheFlagValues {
   protectLayers?: string;
   contextBudget?: number;
   aggregation?: CacheConfig['aggregation'];
+  headMeanClamp?: boolean;
+  keyRotary?: 'pre' | 'post';
   apeTemperature?: number;
   apeScale?: number;
 }
@@ -44,6 +46,8 @@ export function addCacheFlags(cmd: Command): Command {
     .option('--protect-layers <list>', 'auto | none | comma-separated layer indices')
     .option('--context-budget <n>', 'repository tokens attended per query', parseNumber('--context-budget', true, 1))
     .addOption(new Option('--aggregation <mode>', 'window aggregation').choices(['max', 'mean']))
+    .option('--head-mean-clamp', 'DefensiveKV prior-risk correction in the defensive scorer')
+    .addOption(new Option('--key-rotary <when>', 'quantize keys before or after rotary').choices(['pre', 'post']))
     .option(
       '--ape-temperature <t>',
       'APE temperature on segment attention',
@@ -70,6 +74,8 @@ export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
   if (flags.layout) config.layout = flags.layout;
   if (flags.contextBudget !== undefined) config.contextBudget = flags.contextBudget;
   if (flags.aggregation) config.aggregation = flags.aggregation;
+  if (flags.headMeanClamp) config.headMeanClamp = true;
+  if (flags.keyRotary) config.preRopeKeys = flags.keyRotary === 'pre';
   if (flags.apeTemperature !== undefined) config.apeTemperature = flags.apeTemperature;
   if (flags.apeScale !== undefined) config.apeScale = flags.apeScale;
   if (flags.protectLayers) {

@@ -34,30 +34,43 @@ const NAMED: Record<string, Named> = {
   'q2-evict25-h2o': q2e(0.25, { eviction: 'h2o' }),
   'q2-evict25-mean': q2e(0.25, { aggregation: 'mean' }),
   'q2-evict25-nopool': q2e(0.25, {}, { pool: false }),
-  'q2-evict25-noclamp': q2e(0.25, {}, { clamp: false }),
+  'q2-evict25-clamp': q2e(0.25, { headMeanClamp: true }),
   'q2-evict25-novalue': q2e(0.25, {}, { valueWeight: false }),
   'q2-evict25-uniform': q2e(0.25, { layerBudget: 'uniform' }),
   'q2-evict25-pyramid': q2e(0.25, { layerBudget: 'pyramid' }),
   'q2-evict25-joint': q2e(0.25, { layerBudget: 'joint' }),
-  'q2-evict25-joint-noclamp': q2e(0.25, { layerBudget: 'joint' }, { clamp: false }),
-  'q2-evict25-joint-mean': q2e(0.25, { layerBudget: 'joint', aggregation: 'mean' }),
-  'q2-evict25-joint-mean-noclamp': q2e(0.25, { layerBudget: 'joint', aggregation: 'mean' }, { clamp: false }),
-  'q2-evict25-snapkv-joint': q2e(0.25, { eviction: 'snapkv', layerBudget: 'joint' }),
-  'q2-evict50-joint-noclamp': q2e(0.5, { layerBudget: 'joint' }, { clamp: false }),
   'q2-evict50-snapkv': q2e(0.5, { eviction: 'snapkv' }),
   'q2-evict50-adaptive': q2e(0.5, { layerBudget: 'adaptive' }),
   'q2-evict25-adaptive': q2e(0.25, { layerBudget: 'adaptive' }),
   'q2-evict50-h2o': q2e(0.5, { eviction: 'h2o' }),
   'q2-g64': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', groupSize: 64 } },
   'q2-evict50-g64': q2e(0.5, { groupSize: 64 }),
-  'q2-prerope': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', preRopeKeys: true } },
-  'q2-evict50-prerope': q2e(0.5, { preRopeKeys: true }),
+  'q2-postrope': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', preRopeKeys: false } },
+  'q2-evict50-postrope': q2e(0.5, { preRopeKeys: false }),
   'full-sequential': { config: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none', layout: 'sequential' } },
   'q2-sequential': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', layout: 'sequential' } },
   'q2-evict50-sequential': q2e(0.5, { layout: 'sequential' }),
   'q2-noprotect': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', protectLayers: 'none' } },
   'q2-ape': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', apeTemperature: 0.9, apeScale: 0.9 } },
 };
+
+// The scorer × allocator grid behind the choice of defaults, with keys quantized before rotary:
+// q2-evict{50,25}-{defensive,noclamp,snapkv}-{joint,adaptive}-pre.
+for (const keep of [50, 25]) {
+  for (const [scorer, extra] of [
+    ['defensive', { headMeanClamp: true }],
+    ['noclamp', { headMeanClamp: false }],
+    ['snapkv', { eviction: 'snapkv' }],
+  ] as const) {
+    for (const layerBudget of ['joint', 'adaptive'] as const) {
+      NAMED[`q2-evict${keep}-${scorer}-${layerBudget}-pre`] = q2e(keep / 100, {
+        ...extra,
+        layerBudget,
+        preRopeKeys: true,
+      });
+    }
+  }
+}
 
 export const CONFIG_NAMES = [NO_CONTEXT, ...Object.keys(NAMED)];
 export const DEFAULT_EVAL_CONFIGS = [NO_CONTEXT, 'full', 'q2', 'q4', 'evict50', 'evict25', 'q2-evict50', 'q2-evict25'];

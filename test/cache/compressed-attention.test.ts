@@ -158,7 +158,14 @@ describe('attention over the compressed repository block', () => {
   const firstPosition = 4 + 512;
 
   it('16 bits, keep ratio 1: same logits as the plain cache (1e-5)', async () => {
-    const config: CacheConfig = { ...DEFAULT_CACHE_CONFIG, kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none' };
+    const config: CacheConfig = {
+      ...DEFAULT_CACHE_CONFIG,
+      kBits: 16,
+      vBits: 16,
+      keepRatio: 1,
+      eviction: 'none',
+      preRopeKeys: false,
+    };
     const segments = await prefillAll(config);
     const reference = await plainLogits(
       segments.map((s) => ({ keys: s.rawKeys, values: s.rawValues, tokens: s.kv.tokens })),
@@ -185,6 +192,7 @@ describe('attention over the compressed repository block', () => {
         vBits: bits,
         groupSize: group,
         keepRatio: 0.5,
+        preRopeKeys: false,
       };
       const segments = await prefillAll(config);
       const { headDim: d } = engine.config;
@@ -211,7 +219,14 @@ describe('attention over the compressed repository block', () => {
     });
   }
 
-  const full: CacheConfig = { ...DEFAULT_CACHE_CONFIG, kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none' };
+  const full: CacheConfig = {
+    ...DEFAULT_CACHE_CONFIG,
+    kBits: 16,
+    vBits: 16,
+    keepRatio: 1,
+    eviction: 'none',
+    preRopeKeys: false,
+  };
 
   it('keys stored before rotary and rotated in the graph: same logits as the plain cache (1e-5)', async () => {
     const segments = await prefillAll({ ...full, preRopeKeys: true });

@@ -77,7 +77,8 @@ function randomShape(rand: () => number): SegmentShape {
 }
 
 function config(eviction: EvictionPolicy, layerBudget: LayerBudget, keepRatio: number): EvictionConfig {
-  return { ...DEFAULT_CACHE_CONFIG, eviction, layerBudget, keepRatio };
+  // The paper's full DefensiveKV (with the head-mean clamp), whatever the project's default.
+  return { ...DEFAULT_CACHE_CONFIG, eviction, layerBudget, keepRatio, headMeanClamp: true };
 }
 
 /** The protected set the way the brief states it: the mask plus the header line. */

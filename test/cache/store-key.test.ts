@@ -62,7 +62,8 @@ describe('segmentKey', () => {
       { protectLayers: [0, 27] },
       { protectLayers: [27, 0] },
       { protectBits: 8 },
-      { preRopeKeys: true },
+      { preRopeKeys: false },
+      { headMeanClamp: true },
     ];
     for (const change of changes) {
       variants.push({ ...BASE, config: keyedConfig({ ...DEFAULT_CACHE_CONFIG, ...change }) });

@@ -14,7 +14,11 @@ import { protectedTokens } from './protect';
 import { scoreLayer } from './score';
 import type { KeptTokens, ScorerSteps, SegmentScoringInputs } from './types';
 
-export type EvictionConfig = Pick<CacheConfig, 'eviction' | 'aggregation' | 'keepRatio' | 'poolKernel' | 'layerBudget'>;
+export type EvictionConfig = Pick<
+  CacheConfig,
+  'eviction' | 'aggregation' | 'keepRatio' | 'poolKernel' | 'layerBudget'
+> &
+  Partial<Pick<CacheConfig, 'headMeanClamp'>>;
 
 export function evictSegment(
   inputs: SegmentScoringInputs,
