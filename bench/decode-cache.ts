@@ -5,8 +5,9 @@
  *   fused  — the compressed block in MatMulNBits layout (kernels/fused-attention.ts).
  * Keys and values are random (key-like outlier channels included) and quantized with the real quantizers; speed
  * does not depend on their content, and positions are only rotary phases, so contexts may exceed the model's
- * trained length. The machine is shared and noisy: the variants run interleaved, one step each per round, and
- * every ratio is the median of per-round ratios.
+ * trained length. The machine is shared and noisy: the variants run interleaved, a short burst of consecutive
+ * steps each per round (a decode runs one graph step after step, with its data warm), and every ratio is the
+ * median of per-round ratios.
  *
  * `measureBlockKernels` isolates one layer's attention over the block (dequantize, scores, softmax, P·V) to
  * measure candidate rewrites of the KIVI graph one change at a time, and `measureLayoutQuality` compares the two
@@ -18,6 +19,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { codeLookupTable } from '../kernels/dequantize';
+import { type FusedLayout, fusedBlockContext, fusedBlockInputs, fusedBlockScores } from '../kernels/fused-attention';
 import { GraphBuilder } from '../kernels/graph-builder';
 import { TensorDataType } from '../kernels/onnx-proto';
 import { type Bits, type CacheConfig, DEFAULT_CACHE_CONFIG } from '../src/cache/cache-config';
@@ -30,7 +32,7 @@ import {
   fusedSegmentBytes,
   quantizeFusedHead,
 } from '../src/cache/fused/segment';
-import { accumulateMaxAbs, calibrateKeySmoothing, KeySmoothing } from '../src/cache/fused/smoothing';
+import { accumulateMaxAbs, calibrateKeySmoothing, KeySmoothing, residualMaxAbs } from '../src/cache/fused/smoothing';
 import { dequantizeKeys, dequantizeValues, quantizeKeys, quantizeValues, relativeError } from '../src/cache/quantize';
 import { syntheticBlock } from '../src/cache/quantize/synthetic';
 import { type QueryContext, targetLogits } from '../src/cache/query-context';
@@ -40,6 +42,7 @@ import { compressSegment, gatherHead, scoreSegment } from '../src/cache/segment-
 import { type SegmentKv, segmentBytes } from '../src/cache/segment-kv';
 import { DecoderSession } from '../src/engine/decoder-session';
 import { Engine } from '../src/engine/engine';
+import { f16BitsToF32 } from '../src/engine/safetensors';
 import { PlainKvCache } from '../src/engine/kv-cache';
 import { resolveConfig } from '../src/eval/configs';
 import { klDivergence, mean, nllFromLogits } from '../src/eval/metrics';
@@ -48,14 +51,18 @@ import { median } from './stats';
 
 export interface DecodeCacheOptions {
   contexts: number[];
-  /** Measured rounds (each runs one decode step of every variant). */
+  /** Measured rounds (each runs a burst of decode steps of every variant). */
   steps: number;
+  /** Consecutive steps of one variant per round (the first is not counted). */
+  burst: number;
   bits: 2 | 4 | 8;
   /** KIVI group (tokens per key group, channels per value group). */
   groupSize: number;
   /** Fused layout: channels per key block, tokens per value block. */
   keyBlock: number;
   valueBlock: number;
+  /** Fused layout: center keys over value blocks (quantize.ts). */
+  centerKeys: boolean;
   /** Tokens per synthetic segment (the default maxSegmentTokens). */
   segmentTokens: number;
   /** Intra-op threads of every session (default: onnxruntime's, as the engine runs). */
@@ -111,22 +118,18 @@ function syntheticSegments(engine: Engine, tokens: number, opts: DecodeCacheOpti
   );
   // The smoothing vector from the data itself (the real one comes from calibration).
   const maxAbs = Array.from({ length: numLayers }, () => new Float32Array(KV * d));
+  const centerGroup = opts.centerKeys ? opts.valueBlock : 0;
   for (const seg of raw) {
     for (const [l, heads] of seg.entries()) {
       for (const [h, b] of heads.entries()) {
-        accumulateMaxAbs([maxAbs[l]!.subarray(h * d, (h + 1) * d)], [b.keys], d);
+        accumulateMaxAbs([maxAbs[l]!.subarray(h * d, (h + 1) * d)], [residualMaxAbs(b.keys, n, d, centerGroup)], d);
       }
     }
   }
   const smoothing = KeySmoothing.fromMaxAbs(maxAbs, KV, d, 0.5);
   const kept = Uint16Array.from({ length: n }, (_, i) => i);
   const bits = Array<Bits>(numLayers).fill(opts.bits);
-  const quant: FusedQuantConfig = {
-    keyBits: bits,
-    valueBits: opts.bits,
-    keyBlock: opts.keyBlock,
-    valueBlock: opts.valueBlock,
-  };
+  const quant = fusedQuant(bits, opts);
   const kiviDistinct: SegmentKv[] = raw.map((seg) => ({
     tokens: n,
     firstPosition: SINK_TOKENS,
@@ -201,9 +204,18 @@ async function fusedSession(
         keyBlock: quant.keyBlock,
         valueBlock: quant.valueBlock,
         capacity,
+        centerKeys: quant.centerKeys,
       },
     },
   });
+}
+
+function fusedQuant(
+  keyBits: Bits[],
+  opts: Pick<DecodeCacheOptions, 'bits' | 'keyBlock' | 'valueBlock' | 'centerKeys'>,
+): FusedQuantConfig {
+  const { bits, keyBlock, valueBlock, centerKeys } = opts;
+  return { keyBits, valueBits: bits, keyBlock, valueBlock, centerKeys };
 }
 
 const apeFeed = () => ({ ape_inverse_temperature: new ort.Tensor('float32', Float32Array.of(1), [1]) });
@@ -225,12 +237,7 @@ export async function measureDecodeCache(engine: Engine, opts: DecodeCacheOption
       keyGroup: opts.groupSize,
       valueGroup: Math.min(opts.groupSize, d),
     });
-    const quant: FusedQuantConfig = {
-      keyBits: Array(numLayers).fill(opts.bits),
-      valueBits: opts.bits,
-      keyBlock: opts.keyBlock,
-      valueBlock: opts.valueBlock,
-    };
+    const quant = fusedQuant(Array(numLayers).fill(opts.bits), opts);
     const fusedBlock = assembleFusedBlock(ctx.fused, { ...shape, ...quant }, ctx.smoothing);
     log(`context ${n}: building the fused graph for capacity ${fusedBlock.capacity[0]}`);
     const fused = await fusedSession(engine, quant, fusedBlock.capacity, opts.threads);
@@ -258,12 +265,18 @@ export async function measureDecodeCache(engine: Engine, opts: DecodeCacheOption
     for (const v of VARIANTS) for (let i = 0; i < 2; i++) await step[v](); // warm-up
     const times: Record<Variant, number[]> = { plain: [], kivi: [], fused: [] };
     for (let round = 0; round < opts.steps; round++) {
-      // Rotate the order so no variant always runs right after another's allocations.
+      // Rotate the order so no variant always runs right after another's allocations. Each variant runs a burst
+      // of consecutive steps, as a real decode does, and the round keeps the median of all but the first (which
+      // pays for caches the other variants evicted).
       for (let j = 0; j < VARIANTS.length; j++) {
         const v = VARIANTS[(round + j) % VARIANTS.length]!;
-        const t = performance.now();
-        await step[v]();
-        times[v].push(performance.now() - t);
+        const burst: number[] = [];
+        for (let b = 0; b < Math.max(1, opts.burst); b++) {
+          const t = performance.now();
+          await step[v]();
+          burst.push(performance.now() - t);
+        }
+        times[v].push(median(burst.length > 1 ? burst.slice(1) : burst));
       }
     }
     await fused.release();
@@ -326,8 +339,8 @@ function blockKernelGraph(
     sc: number;
     bits: 2 | 4 | 8;
     group: number;
-    keyBlock: number;
-    valueBlock: number;
+    /** The fused layout, of which layer 0 is built. */
+    layout: FusedLayout;
   },
 ): GraphBuilder {
   const { KV, G, d, sc, bits, group } = dims;
@@ -351,26 +364,10 @@ function blockKernelGraph(
     return g;
   }
   if (variant === 'fused-nbits') {
-    const perHead = (fn: (h: number) => string) => {
-      const parts = Array.from({ length: KV }, (_, h) => g.op('Unsqueeze', [fn(h), g.ints([0])]));
-      return parts.length === 1 ? parts[0]! : g.op('Concat', parts, { axis: 0 });
-    };
-    const head = (x: string, h: number) =>
-      g.op('Squeeze', [g.op('Gather', [x, g.ints([h])], { axis: 0 }), g.ints([0])]);
-    const nbits = (a: string, name: string, n: number, k: number, bs: number) =>
-      g.op(
-        'MatMulNBits',
-        [
-          a,
-          g.input(`${name}_codes`, UINT8, [n, k / bs, (bs * bits) / 8]),
-          g.input(`${name}_scale`, FLOAT, [n, k / bs]),
-          g.input(`${name}_zero`, FLOAT, [n, k / bs]),
-        ],
-        { K: k, N: n, bits, block_size: bs },
-        'com.microsoft',
-      );
-    const scores = perHead((h) => nbits(head(queries, h), `key${h}`, sc, d, dims.keyBlock));
-    softmaxContext(scores, (p) => perHead((h) => nbits(head(p, h), `value${h}`, d, sc, dims.valueBlock)));
+    // The production subgraph (kernels/fused-attention.ts) over layer 0's inputs.
+    const block = fusedBlockInputs(g, 0, dims.layout, g.scalar(1), KV);
+    const shape = { numHeads: KV * G, numKvHeads: KV, headDim: d };
+    softmaxContext(fusedBlockScores(g, shape, queries, block), (p) => fusedBlockContext(g, shape, p, block));
     return g;
   }
   const statsType = variant === 'kivi-current' || variant === 'kivi-bitshift' ? FLOAT16 : FLOAT;
@@ -489,9 +486,9 @@ function kernelFeeds(
   kivi: RepositoryBlock,
   fused: FusedRepositoryBlock,
   raw: { keys: Float32Array; values: Float32Array },
-  dims: { KV: number; G: number; d: number; sc: number; group: number },
+  dims: { KV: number; G: number; d: number; sc: number },
 ): Record<string, ort.Tensor> {
-  const { KV, G, d, sc, group } = dims;
+  const { KV, G, d, sc } = dims;
   const feeds: Record<string, ort.Tensor> = {
     queries: new ort.Tensor('float32', syntheticBlock(KV * G, d, 5), [KV, G, 1, d]),
     bias: new ort.Tensor('float32', new Float32Array(KV * sc), [KV, 1, 1, sc]),
@@ -501,37 +498,19 @@ function kernelFeeds(
     feeds.keys = new ort.Tensor('float32', raw.keys, [KV, sc, d]);
     feeds.values = new ort.Tensor('float32', raw.values, [KV, sc, d]);
   } else if (variant === 'fused-nbits') {
-    for (let h = 0; h < KV; h++) {
-      for (const [kind, name] of [
-        ['key', `key${h}`],
-        ['value', `value${h}`],
-      ] as const) {
-        for (const part of ['codes', 'scale', 'zero'])
-          feeds[`${name}_${part}`] = fused.feeds[`fused_${kind}_${part}.0.${h}`]!;
-      }
-    }
+    for (const [name, t] of Object.entries(fused.feeds)) if (name.split('.')[1] === '0') feeds[name] = t;
   } else {
     const asF32 = variant !== 'kivi-current' && variant !== 'kivi-bitshift';
     const stat = (t: ort.Tensor) =>
-      asF32 ? new ort.Tensor('float32', Float32Array.from(t.data as Uint16Array, f16), t.dims as number[]) : t;
+      asF32 ? new ort.Tensor('float32', Float32Array.from(t.data as Uint16Array, f16BitsToF32), t.dims as number[]) : t;
     feeds.key_codes = f['compressed_key_codes.0']!;
     feeds.value_codes = f['compressed_value_codes.0']!;
     feeds.key_min = stat(f['compressed_key_min.0']!);
     feeds.key_scale = stat(f['compressed_key_scale.0']!);
     feeds.value_min = stat(f['compressed_value_min.0']!);
     feeds.value_scale = stat(f['compressed_value_scale.0']!);
-    void group;
   }
   return feeds;
-}
-
-function f16(bits: number): number {
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  const sign = bits & 0x8000 ? -1 : 1;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 export async function measureBlockKernels(
@@ -554,12 +533,7 @@ export async function measureBlockKernels(
         keyGroup: opts.groupSize,
         valueGroup: Math.min(opts.groupSize, d),
       });
-      const quant = {
-        keyBits: Array<Bits>(numLayers).fill(opts.bits),
-        valueBits: opts.bits,
-        keyBlock: opts.keyBlock,
-        valueBlock: opts.valueBlock,
-      };
+      const quant = fusedQuant(Array(numLayers).fill(opts.bits), opts);
       const fused = assembleFusedBlock(ctx.fused, { ...shape, ...quant }, ctx.smoothing, {
         capacity: Array(numLayers).fill(n),
       });
@@ -577,8 +551,14 @@ export async function measureBlockKernels(
         sc: n,
         bits: opts.bits,
         group: opts.groupSize,
-        keyBlock: opts.keyBlock,
-        valueBlock: opts.valueBlock,
+        layout: {
+          keyBits: quant.keyBits,
+          valueBits: quant.keyBits.map(() => quant.valueBits),
+          keyBlock: quant.keyBlock,
+          valueBlock: quant.valueBlock,
+          capacity: fused.capacity,
+          centerKeys: quant.centerKeys,
+        },
       };
       const runs: { v: KernelVariant; session: ort.InferenceSession; feeds: Record<string, ort.Tensor> }[] = [];
       for (const v of variants) {
@@ -604,9 +584,13 @@ export async function measureBlockKernels(
       for (let round = 0; round < opts.steps; round++) {
         for (let j = 0; j < runs.length; j++) {
           const r = runs[(round + j) % runs.length]!;
-          const t = performance.now();
-          await r.session.run(r.feeds);
-          times.get(r.v)!.push(performance.now() - t);
+          const burst: number[] = [];
+          for (let b = 0; b < Math.max(1, opts.burst); b++) {
+            const t = performance.now();
+            await r.session.run(r.feeds);
+            burst.push(performance.now() - t);
+          }
+          times.get(r.v)!.push(median(burst.length > 1 ? burst.slice(1) : burst));
         }
       }
       for (const r of runs) await r.session.release();
@@ -638,8 +622,8 @@ export interface QualityOptions {
   maxFiles: number;
   keyBlock: number;
   valueBlock: number;
-  /** Smoothing strengths tried for the fused layout (0 = no smoothing). */
-  alphas: number[];
+  /** Fused-layout variants: key centering on or off and the smoothing strength α (0 = none). */
+  fusedVariants: FusedVariant[];
   base: CacheConfig;
   log?: (line: string) => void;
 }
@@ -647,7 +631,8 @@ export interface QualityOptions {
 export interface QualityRow {
   name: string;
   layout: 'kivi' | 'fused';
-  alpha: number | null;
+  /** The fused variant (`center α=0.5`, ...), '-' for KIVI. */
+  variant: string;
   files: number;
   nll: number;
   klDivergence: number;
@@ -664,17 +649,36 @@ export interface QualityReport {
   rows: QualityRow[];
 }
 
+export interface FusedVariant {
+  centerKeys: boolean;
+  alpha: number;
+}
+
+/** `center:0.5,raw:0` → variants. */
+export function parseFusedVariants(list: string): FusedVariant[] {
+  return list.split(',').map((item) => {
+    const [mode, alpha] = item.split(':');
+    if ((mode !== 'center' && mode !== 'raw') || !(Number(alpha) >= 0)) {
+      throw new Error(`fused variant "${item}": expected center:α or raw:α`);
+    }
+    return { centerKeys: mode === 'center', alpha: Number(alpha) };
+  });
+}
+
+const variantLabel = (v: FusedVariant) => `${v.centerKeys ? 'center' : 'raw'} α=${v.alpha}`;
+
 export async function measureLayoutQuality(engine: Engine, repo: string, opts: QualityOptions): Promise<QualityReport> {
   const { numLayers, numKvHeads: KV, headDim: d, vocabSize } = engine.config;
   const log = opts.log ?? (() => {});
   const runtime = await CacheRuntime.create(engine, opts.base, path.basename(repo));
-  const smoothings = new Map<number, KeySmoothing>();
-  for (const a of opts.alphas) {
+  const smoothings = new Map<string, KeySmoothing>();
+  for (const v of opts.fusedVariants) {
+    const centerGroup = v.centerKeys ? opts.valueBlock : 0;
     smoothings.set(
-      a,
-      a === 0
+      variantLabel(v),
+      v.alpha === 0
         ? KeySmoothing.identity(numLayers, KV, d)
-        : await calibrateKeySmoothing(engine.session, runtime.sink, (t) => engine.encode(t), a),
+        : await calibrateKeySmoothing(engine.session, runtime.sink, (t) => engine.encode(t), v.alpha, centerGroup),
     );
   }
   const full = runtime.derive(resolveConfig('full', opts.base)!.config);
@@ -684,14 +688,14 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
   const need = opts.prefixTokens + opts.targetTokens;
   type Acc = { row: QualityRow; nll: number[]; kl: number[]; bytes: number; tokens: number; errCount: number };
   const acc = new Map<string, Acc>();
-  const accOf = (name: string, layout: 'kivi' | 'fused', alpha: number | null): Acc => {
-    const key = `${name}/${layout}/${alpha}`;
+  const accOf = (name: string, layout: 'kivi' | 'fused', variant: string): Acc => {
+    const key = `${name}/${layout}/${variant}`;
     if (!acc.has(key)) {
       acc.set(key, {
         row: {
           name,
           layout,
-          alpha,
+          variant,
           files: 0,
           nll: 0,
           klDivergence: 0,
@@ -739,7 +743,7 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
       };
       for (const { name, runtime: rt } of named) {
         const kv = compressSegment(scored, rt.config, rt.keyBits);
-        const kiviAcc = accOf(name, 'kivi', null);
+        const kiviAcc = accOf(name, 'kivi', '-');
         record(kiviAcc, await logitsOf(await rt.queryContext([kv])), segmentBytes(kv));
         addErrors(
           kiviAcc,
@@ -750,13 +754,15 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
             values: dequantizeValues(kv.layers[l]![h]!.values),
           }),
         );
-        const quant: FusedQuantConfig = {
-          keyBits: rt.keyBits,
-          valueBits: rt.config.vBits,
-          keyBlock: opts.keyBlock,
-          valueBlock: opts.valueBlock,
-        };
-        for (const [alpha, smoothing] of smoothings) {
+        for (const v of opts.fusedVariants) {
+          const smoothing = smoothings.get(variantLabel(v))!;
+          const quant: FusedQuantConfig = {
+            keyBits: rt.keyBits,
+            valueBits: rt.config.vBits,
+            keyBlock: opts.keyBlock,
+            valueBlock: opts.valueBlock,
+            centerKeys: v.centerKeys,
+          };
           const fseg = compressSegmentFused(scored, rt.config, quant, smoothing);
           const block = assembleFusedBlock([fseg], { numLayers, numKvHeads: KV, headDim: d, ...quant }, smoothing, {
             apeScale: rt.config.apeScale,
@@ -770,7 +776,7 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
             firstPosition: runtime.sink.length + scored.shape.tokens,
             apeTemperature: rt.config.apeTemperature,
           };
-          const fusedAcc = accOf(name, 'fused', alpha);
+          const fusedAcc = accOf(name, 'fused', variantLabel(v));
           record(fusedAcc, await logitsOf(ctx), fusedSegmentBytes(fseg));
           addErrors(
             fusedAcc,
@@ -833,7 +839,8 @@ export function registerDecodeCacheCommand(program: Command): void {
     .description('decode step over plain 16-bit past vs 2-bit KIVI block vs 2-bit fused (MatMulNBits) block')
     .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
     .option('--contexts <list>', 'context lengths in tokens', '4096,16384,65536')
-    .option('--steps <n>', 'measured rounds (one step of every variant each)', '15')
+    .option('--steps <n>', 'measured rounds (a burst of steps of every variant each)', '15')
+    .option('--burst <n>', 'consecutive steps per variant and round (the first one is not counted)', '4')
     .option('--bits <n>', 'bits of keys and values (2, 4, 8)', '2')
     .option('--group-size <n>', 'KIVI group size', '32')
     .option('--key-block <n>', 'fused layout: channels per key block', '32')
@@ -843,7 +850,12 @@ export function registerDecodeCacheCommand(program: Command): void {
     .option('--kernels', "also time one layer's block attention under each KIVI graph rewrite")
     .option('--quality <repo>', 'also compare the layouts on a repository (long-file protocol)')
     .option('--quality-configs <list>', 'eval configurations for --quality', 'q2,q2-evict50')
-    .option('--alphas <list>', 'smoothing strengths for --quality (0 = none)', '0,0.5,1')
+    .option(
+      '--fused-variants <list>',
+      'fused variants for --quality: center|raw:α',
+      'center:0.5,center:0,raw:0.5,raw:0',
+    )
+    .option('--no-center-keys', 'fused layout without key centering (decode timing)')
     .option('--max-files <n>', 'files for --quality', '20')
     .option('--json', 'print raw JSON')
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -853,11 +865,13 @@ export function registerDecodeCacheCommand(program: Command): void {
       const opts: DecodeCacheOptions = {
         contexts: String(o.contexts).split(',').map(Number),
         steps: num('steps'),
+        burst: num('burst'),
         bits: num('bits') as 2 | 4 | 8,
         groupSize: num('groupSize'),
         keyBlock: num('keyBlock'),
         valueBlock: num('valueBlock'),
         segmentTokens: num('segmentTokens'),
+        centerKeys: o.centerKeys !== false,
         threads,
         log: (l) => console.error(l),
       };
@@ -885,7 +899,7 @@ export function registerDecodeCacheCommand(program: Command): void {
           maxFiles: num('maxFiles'),
           keyBlock: opts.keyBlock,
           valueBlock: opts.valueBlock,
-          alphas: String(o.alphas).split(',').map(Number),
+          fusedVariants: parseFusedVariants(String(o.fusedVariants)),
           base: DEFAULT_CACHE_CONFIG,
           log: opts.log,
         });
@@ -897,7 +911,8 @@ export function registerDecodeCacheCommand(program: Command): void {
       }
       console.log(
         `decode step, ${opts.bits}-bit blocks (KIVI group ${opts.groupSize}; fused key block ${opts.keyBlock} ` +
-          `channels, value block ${opts.valueBlock} tokens); medians of ${opts.steps} interleaved rounds, ` +
+          `channels, value block ${opts.valueBlock} tokens); medians of ${opts.steps} interleaved rounds ` +
+          `of ${opts.burst} steps per variant (first not counted), ` +
           `${result.cpus} CPUs, ${result.threads || 'default'} intra-op threads, load average ` +
           `${result.load.map((x) => x.toFixed(1)).join(' ')} at the end of the decode rounds\n`,
       );
@@ -928,13 +943,13 @@ export function registerDecodeCacheCommand(program: Command): void {
         const q = result.quality;
         console.log(`\nlayout fidelity on ${q.repo}: ${q.files} files, full-precision NLL ${q.fullNll.toFixed(4)}\n`);
         console.log(
-          '| config | layout | α | NLL | KL vs full | bytes/token | key error per layer | value error per layer |',
+          '| config | layout | variant | NLL | KL vs full | bytes/token | key error per layer | value error per layer |',
         );
         console.log('|---|---|---:|---:|---:|---:|---|---|');
         for (const r of q.rows) {
           const errs = (e: number[]) => e.map((x) => x.toFixed(3)).join(' ');
           console.log(
-            `| ${r.name} | ${r.layout} | ${r.alpha ?? '-'} | ${r.nll.toFixed(4)} | ${r.klDivergence.toFixed(4)} | ` +
+            `| ${r.name} | ${r.layout} | ${r.variant} | ${r.nll.toFixed(4)} | ${r.klDivergence.toFixed(4)} | ` +
               `${r.bytesPerToken.toFixed(1)} | ${errs(r.keyError)} | ${errs(r.valueError)} |`,
           );
         }

@@ -11,13 +11,14 @@
  * head, broadcast over the block's slots) and s the calibrated per-channel smoothing vector (SmoothAttention):
  * keys centered and divided by it lose their outlier channels, queries multiplied by it keep q·kᵀ unchanged.
  *
- * What onnxruntime-node 1.30 accepts on CPU (test/cache/fused-matmulnbits.test.ts): bits 2, 4, 8 (3 refused;
- * 8 only with uint8 zero points when B is an input);
- * block_size 16, 32, 64, 128 or 256; B, scales and zero points as graph inputs (then there is no prepacking:
- * each run dequantizes B into a temporary float buffer and calls SGEMM, in one threaded kernel); scales must have
- * A's type (float32); float zero points work at 2 bits and are much faster than uint8 or absent ones; A may be
- * batched ([G, T, K]) against one B. N and K are ATTRIBUTES checked against the inputs' shapes, so the block's
- * token capacity Sc is fixed per graph (`capacity`, a shape class; padding slots are masked by the bias).
+ * What onnxruntime-node 1.30 accepts on CPU (test/cache/fused-matmulnbits.test.ts): B, scales and zero points
+ * as graph inputs, yes; bits 2, 4 and 8 (3 is refused; 8 only with uint8 zero points); block_size 16, 32, 64, 128
+ * or 256; scales of A's type only (float32 here, no fp16); float zero points at 2 and 4 bits, 3–5× faster than
+ * uint8 or absent ones (one thread, B [16384, 64] at 2 bits: 0.7 ms against 3.8 and 2.4 ms; a float32 MatMul of
+ * the same size takes 0.5–0.7 ms); A batched ([G, T, K]) against one B. With B an input there is no prepacking: each run dequantizes B into a
+ * temporary float buffer and calls SGEMM, inside one threaded kernel, so one head's block does exist at full
+ * precision for the duration of one node. N and K are ATTRIBUTES checked against the inputs' shapes, so the
+ * block's token capacity Sc is fixed per graph (`capacity`, a shape class; padding slots are masked by the bias).
  *
  * Inputs per layer i and kv head h (16-bit layers take raw float32 keys/values instead, plain MatMul):
  *   fused_key_codes.{i}.{h} uint8 [Sc, d/kb, kb·b/8], fused_key_scale/zero.{i}.{h} float [Sc, d/kb],
@@ -141,7 +142,7 @@ function stackHeads(g: GraphBuilder, perHead: string[]): string {
 }
 
 /** Scores of the queries over the block, [KV, G, T, Sc]. `queries` [KV, G, T, d] already carry 1/√d. */
-function blockScores(g: GraphBuilder, shape: AttentionShape, queries: string, block: FusedBlock): string {
+export function fusedBlockScores(g: GraphBuilder, shape: AttentionShape, queries: string, block: FusedBlock): string {
   const { numKvHeads: KV, headDim: d } = shape;
   const { layer: i, capacity: sc, keyBits: bits } = block;
   if (bits === 16) {
@@ -169,7 +170,7 @@ function blockScores(g: GraphBuilder, shape: AttentionShape, queries: string, bl
 }
 
 /** P·V over the block: probabilities [KV, G, T, Sc] → context [KV, G, T, d]. */
-function blockContext(g: GraphBuilder, shape: AttentionShape, probs: string, block: FusedBlock): string {
+export function fusedBlockContext(g: GraphBuilder, shape: AttentionShape, probs: string, block: FusedBlock): string {
   const { numKvHeads: KV, headDim: d } = shape;
   const { layer: i, capacity: sc, valueBits: bits } = block;
   const perHead = splitHeads(g, probs, KV).map((p, h) =>
@@ -205,14 +206,14 @@ export function fusedGroupedQueryAttention(
   const vals = g.op('Unsqueeze', [g.op('Transpose', [allValues], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, S, d]
   const scores = g.op('Add', [g.op('MatMul', [queries, keysT]), bias]); // [KV, G, T, S]
   const fromBlock = g.op('Add', [
-    g.op('Mul', [blockScores(g, shape, queries, block), block.inverseTemperature]),
+    g.op('Mul', [fusedBlockScores(g, shape, queries, block), block.inverseTemperature]),
     g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
   ]); // [KV, G, T, Sc]
   const probs = g.op('Softmax', [g.op('Concat', [fromBlock, scores], { axis: 3 })], { axis: -1 });
   const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
   const sizes = g.op('Concat', [lastDim(fromBlock), lastDim(scores)], { axis: 0 });
   const [blockProbs, restProbs] = g.opN('Split', [probs, sizes], 2, { axis: 3 });
-  const context = g.op('Add', [blockContext(g, shape, blockProbs!, block), g.op('MatMul', [restProbs!, vals])]);
+  const context = g.op('Add', [fusedBlockContext(g, shape, blockProbs!, block), g.op('MatMul', [restProbs!, vals])]);
   const output = g.op('Reshape', [g.op('Transpose', [context], { perm: [2, 0, 1, 3] }), g.ints([0, -1])]);
   return { output, probs: restProbs! };
 }

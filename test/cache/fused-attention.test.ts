@@ -83,13 +83,14 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
     const { numLayers, numKvHeads, headDim } = engine.config;
     const shape = { numLayers, numKvHeads, headDim, ...quant };
     const block = assembleFusedBlock(segments, shape, smoothing);
-    const { keyBits, valueBits, keyBlock, valueBlock } = quant;
+    const { keyBits, valueBits, keyBlock, valueBlock, centerKeys } = quant;
     const fused = {
       keyBits,
       valueBits: keyBits.map(() => valueBits),
       keyBlock,
       valueBlock,
       capacity: block.capacity,
+      centerKeys,
     };
     return query(context(await session({ exposeHiddenStates: false, fused }), block));
   }
@@ -118,7 +119,7 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
 
   it('16 bits, keep ratio 1: same logits as the plain cache (1e-5)', async () => {
     const config: CacheConfig = { ...DEFAULT_CACHE_CONFIG, keepRatio: 1, eviction: 'none' };
-    const quant: FusedQuantConfig = { keyBits: [16, 16, 16, 16], valueBits: 16, keyBlock: 32, valueBlock: 32 };
+    const quant = q([16, 16, 16, 16], 16, 32, 32);
     const segments = scored.map((s) => compressSegmentFused(s, config, quant, calibrated));
     const cache = sink.clone();
     for (const s of scored) cache.append(s.rawKeys, s.rawValues, s.shape.tokens);
@@ -137,6 +138,7 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
   const cases: { name: string; quant: FusedQuantConfig; smoothing: 'calibrated' | 'identity' }[] = [
     { name: '2 bits, key block 32, value block 32', quant: q([2, 2, 2, 2], 2, 32, 32), smoothing: 'calibrated' },
     { name: '2 bits, no smoothing', quant: q([2, 2, 2, 2], 2, 32, 32), smoothing: 'identity' },
+    { name: '2 bits, keys not centered', quant: q([2, 2, 2, 2], 2, 32, 32, false), smoothing: 'calibrated' },
     { name: '4 bits, key block 16, value block 64', quant: q([4, 4, 4, 4], 4, 16, 64), smoothing: 'calibrated' },
     { name: '4 bits, key block 64, value block 16', quant: q([4, 4, 4, 4], 4, 64, 16), smoothing: 'calibrated' },
     {
@@ -172,6 +174,12 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
   }
 });
 
-function q(keyBits: CacheConfig['kBits'][], valueBits: CacheConfig['vBits'], keyBlock: number, valueBlock: number) {
-  return { keyBits, valueBits, keyBlock, valueBlock };
+function q(
+  keyBits: CacheConfig['kBits'][],
+  valueBits: CacheConfig['vBits'],
+  keyBlock: number,
+  valueBlock: number,
+  centerKeys = true,
+): FusedQuantConfig {
+  return { keyBits, valueBits, keyBlock, valueBlock, centerKeys };
 }

@@ -14,7 +14,7 @@ import {
   quantizeFusedValues,
 } from '../../src/cache/fused/quantize';
 import { quantizeFusedHead } from '../../src/cache/fused/segment';
-import { accumulateMaxAbs, KeySmoothing } from '../../src/cache/fused/smoothing';
+import { accumulateMaxAbs, KeySmoothing, residualMaxAbs } from '../../src/cache/fused/smoothing';
 import { dequantizeKeys, quantizeKeys, unpackCodes } from '../../src/cache/quantize';
 import { seededNormal, syntheticBlock } from '../../src/cache/quantize/synthetic';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/engine/safetensors';
@@ -111,17 +111,17 @@ describe('key smoothing', () => {
     }
   });
 
-  it('on keys with outlier channels, halves the 2-bit score error of per-token blocks (α = 0.5)', () => {
+  it('on keys with outlier channels, per-token 2-bit blocks need centering; centered, they match KIVI', () => {
     const n = 256;
     const keys = syntheticBlock(n, d, 12, { outlierChannels: [3, 3 + 32, 17, 17 + 32] });
-    const maxAbs = [new Float32Array(d)];
-    accumulateMaxAbs(maxAbs, [keys], d);
     const normal = seededNormal(13);
     const queries = Float32Array.from({ length: 16 * d }, () => normal());
+    // Score error relative to the scores' spread over tokens: a constant shift per query cancels in softmax.
     const scoreError = (deq: Float32Array) => {
       let err = 0;
-      let ref = 0;
+      let spread = 0;
       for (let i = 0; i < 16; i++) {
+        const exact: number[] = [];
         for (let t = 0; t < n; t++) {
           let a = 0;
           let b = 0;
@@ -130,16 +130,22 @@ describe('key smoothing', () => {
             b += queries[i * d + c]! * deq[t * d + c]!;
           }
           err += (a - b) ** 2;
-          ref += a * a;
+          exact.push(a);
         }
+        const m = exact.reduce((x, y) => x + y) / n;
+        spread += exact.reduce((x, y) => x + (y - m) ** 2, 0);
       }
-      return Math.sqrt(err / ref);
+      return Math.sqrt(err / spread);
     };
-    const errorAt = (alpha: number) => {
-      const s = KeySmoothing.fromMaxAbs(maxAbs, 1, d, alpha).forHead(0, 0);
-      return scoreError(dequantizeFusedKeys(quantizeFusedKeys(keys, n, d, 2, 32, s), s));
+    const fused = (center: boolean, alpha: number) => {
+      const s = KeySmoothing.fromMaxAbs([residualMaxAbs(keys, n, d, center ? 32 : 0)], 1, d, alpha).forHead(0, 0);
+      return scoreError(dequantizeFusedKeys(quantizeFusedKeys(keys, n, d, 2, 32, s, center ? 32 : 0), s));
     };
-    expect(errorAt(0.5)).toBeLessThan(0.5 * errorAt(0));
+    const kivi = scoreError(dequantizeKeys(quantizeKeys(keys, n, d, 2, 32)));
+    expect(kivi).toBeLessThan(0.5);
+    expect(fused(false, 0)).toBeGreaterThan(2); // the offsets set every token's range: noise beyond the signal
+    expect(fused(false, 0.5)).toBeGreaterThan(1.5); // smoothing alone does not rescue it
+    expect(fused(true, 0.5)).toBeLessThan(1.1 * kivi);
   });
 });
 
@@ -155,7 +161,7 @@ describe('fused block assembly', () => {
 
   it('pads heads to the capacity, masks padding with −inf and refuses a capacity too small', () => {
     const smoothing = KeySmoothing.identity(1, 2, d);
-    const quant = { keyBits: [2 as const], valueBits: 2 as const, keyBlock: 32, valueBlock: 32 };
+    const quant = { keyBits: [2 as const], valueBits: 2 as const, keyBlock: 32, valueBlock: 32, centerKeys: true };
     const head = (k: number, seed: number) =>
       quantizeFusedHead(
         Uint16Array.from({ length: k }, (_, i) => i),

@@ -4,6 +4,9 @@
  * multiplied by it, so q·kᵀ is unchanged (exactly: powers of two scale floats without rounding) while the outlier
  * channels (Qwen2's key biases) no longer set the range of every token's per-token block.
  *
+ * With centered keys (quantize.ts) it is measured on what gets quantized, the residuals k − μ: a channel's
+ * constant offset is then the centers' business, and s only evens out the channels' spreads.
+ *
  * It is a function of the model only: measured over the calibration corpus (calibration.ts's samples) prefilled
  * after the sink, so every index with the same model stores the same bytes.
  */
@@ -11,6 +14,8 @@ import type { DecoderSession } from '../../engine/decoder-session';
 import { prefill } from '../../engine/generate';
 import type { PlainKvCache } from '../../engine/kv-cache';
 import { CALIBRATION_SAMPLES } from '../calibration';
+import { gatherHead } from '../segment-prefill';
+import { centeredSmoothed, keyCenters } from './quantize';
 
 /** SmoothAttention's migration strength for keys. */
 export const DEFAULT_SMOOTHING_ALPHA = 0.5;
@@ -60,11 +65,23 @@ export function accumulateMaxAbs(into: Float32Array[], keys: Float32Array[], row
   });
 }
 
+/** max |k − μ| per channel of one head's [n, d] keys, μ its fp16 means over groups of `centerGroup` tokens. */
+export function residualMaxAbs(keys: Float32Array, n: number, d: number, centerGroup: number): Float32Array {
+  const ones = new Float32Array(d).fill(1);
+  const centers = centerGroup > 0 ? keyCenters(keys, n, d, centerGroup) : new Uint16Array(0);
+  const residual = centeredSmoothed(keys, n, d, ones, centerGroup, centers);
+  const m = new Float32Array(d);
+  accumulateMaxAbs([m], [residual], d);
+  return m;
+}
+
 export async function calibrateKeySmoothing(
   session: DecoderSession,
   sink: PlainKvCache,
   encode: (text: string) => number[],
   alpha = DEFAULT_SMOOTHING_ALPHA,
+  /** The layout's center group (its value block), 0 when keys are not centered. */
+  centerGroup = 0,
 ): Promise<KeySmoothing> {
   const { numLayers, numKvHeads: KV, headDim: d } = session.config;
   const maxAbs = Array.from({ length: numLayers }, () => new Float32Array(KV * d));
@@ -72,8 +89,14 @@ export async function calibrateKeySmoothing(
     const ids = encode(text);
     const cache = sink.clone(ids.length);
     await prefill(session, cache, ids, { firstPosition: sink.length });
-    const keys = Array.from({ length: numLayers }, (_, l) => cache.keysView(l).subarray(sink.length * KV * d));
-    accumulateMaxAbs(maxAbs, keys, KV * d);
+    const all = Array.from({ length: ids.length }, (_, i) => i);
+    for (let l = 0; l < numLayers; l++) {
+      const keys = cache.keysView(l).subarray(sink.length * KV * d);
+      for (let h = 0; h < KV; h++) {
+        const m = residualMaxAbs(gatherHead(keys, all, h, KV, d), ids.length, d, centerGroup);
+        accumulateMaxAbs([maxAbs[l]!.subarray(h * d, (h + 1) * d)], [m], d);
+      }
+    }
   }
   return KeySmoothing.fromMaxAbs(maxAbs, KV, d, alpha);
 }
