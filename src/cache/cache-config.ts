@@ -40,6 +40,11 @@ export interface CacheConfig {
   apeScale: number;
   /** Repository tokens attended per query; null = from the model's context length. */
   contextBudget: number | null;
+  /**
+   * What evicted slots become: dropped (default: nothing is stored or attended), or kept as slots holding a
+   * neutral filler's keys and values ("Probing the Prompt KV Cache") or zeros (the baseline that collapses).
+   */
+  emptiedSlots: 'drop' | 'filler' | 'zeros';
 }
 
 export const DEFAULT_CACHE_CONFIG: CacheConfig = {
@@ -64,4 +69,5 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   apeTemperature: 1,
   apeScale: 1,
   contextBudget: null,
+  emptiedSlots: 'drop',
 };

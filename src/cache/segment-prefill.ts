@@ -111,11 +111,33 @@ export async function scoreSegment(
 }
 
 /** Eviction and quantization of a scored segment under one configuration. */
+/**
+ * Fills the evicted slots of one head's block instead of dropping them (`config.emptiedSlots`): with a neutral
+ * filler's keys and values at the same positions ("Probing the Prompt KV Cache": structurally valid stand-ins keep
+ * attention well-behaved) or with zeros (the baseline it is measured against). Every token stays a slot.
+ */
+function filledBlock(
+  raw: Float32Array,
+  filler: Float32Array | null,
+  kept: Int32Array,
+  n: number,
+  h: number,
+  kvHeads: number,
+  d: number,
+): Float32Array {
+  const all = Array.from({ length: n }, (_, i) => i);
+  const block = filler ? gatherHead(filler, all, h, kvHeads, d) : new Float32Array(n * d);
+  for (const t of kept) block.set(raw.subarray((t * kvHeads + h) * d, (t * kvHeads + h + 1) * d), t * d);
+  return block;
+}
+
 export function compressSegment(
   scored: ScoredSegment,
   config: CacheConfig,
   keyBits: CacheConfig['kBits'][],
   overrides?: Partial<ScorerSteps>,
+  /** The scored neutral filler of the same length and template, for `emptiedSlots: 'filler'`. */
+  filler?: ScoredSegment,
 ): SegmentKv {
   const { tokens: n, kvHeads: KV } = scored.shape;
   const d = scored.rawKeys[0]!.length / (n * KV);
@@ -133,9 +155,23 @@ export function compressSegment(
     throw new Error('internal error: pre-rotary keys requested but the scoring graph did not output them');
   }
   const keySource = config.preRopeKeys ? scored.rawKeysPreRope : scored.rawKeys;
+  const fillerKeys = filler && (config.preRopeKeys ? filler.rawKeysPreRope : filler.rawKeys);
+  if (config.emptiedSlots === 'filler' && (!filler || filler.shape.tokens !== n)) {
+    throw new Error('internal error: filler slots need a scored filler of the same length');
+  }
   const layers: HeadKv[][] = keySource.map((rawKeys, l) =>
     Array.from({ length: KV }, (_, h) => {
       const idx = kept.layers[l]!.heads[h]!;
+      if (config.emptiedSlots !== 'drop') {
+        const useFiller = config.emptiedSlots === 'filler';
+        const keys = filledBlock(rawKeys, useFiller ? fillerKeys![l]! : null, idx, n, h, KV, d);
+        const values = filledBlock(scored.rawValues[l]!, useFiller ? filler!.rawValues[l]! : null, idx, n, h, KV, d);
+        return {
+          kept: Uint16Array.from({ length: n }, (_, i) => i),
+          keys: quantizeKeys(keys, n, d, keyBits[l]!, config.groupSize),
+          values: quantizeValues(values, n, d, config.vBits, config.groupSize),
+        };
+      }
       return {
         kept: Uint16Array.from(idx),
         keys: quantizeKeys(gatherHead(rawKeys, idx, h, KV, d), idx.length, d, keyBits[l]!, config.groupSize),

@@ -50,6 +50,10 @@ const NAMED: Record<string, Named> = {
   'full-sequential': { config: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none', layout: 'sequential' } },
   'q2-sequential': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', layout: 'sequential' } },
   'q2-evict50-sequential': q2e(0.5, { layout: 'sequential' }),
+  'q2-evict50-filler': q2e(0.5, { emptiedSlots: 'filler' }),
+  'q2-evict50-zeros': q2e(0.5, { emptiedSlots: 'zeros' }),
+  'evict50-filler': { config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict, emptiedSlots: 'filler' } },
+  'evict50-zeros': { config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict, emptiedSlots: 'zeros' } },
   'q2-noprotect': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', protectLayers: 'none' } },
   'q2-ape': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', apeTemperature: 0.9, apeScale: 0.9 } },
 };

@@ -93,12 +93,27 @@ export async function evalLongFile(
       base.probe,
       base.config.window,
     );
+    // A neutral filler of the same template (header, then blank lines) scored at the same positions, for the
+    // configurations that fill evicted slots instead of dropping them.
+    const needsFiller = [...runtimes.values()].some((v) => v?.runtime.config.emptiedSlots === 'filler');
+    const fillerIds = [...cached.slice(0, file.headerTokens)];
+    const newline = engine.encode('\n');
+    while (fillerIds.length < cached.length) fillerIds.push(newline[0]!);
+    const filler = needsFiller
+      ? await scoreSegment(
+          { ids: fillerIds, headerTokens: file.headerTokens },
+          base.scoring,
+          base.sink,
+          base.probe,
+          base.config.window,
+        )
+      : undefined;
     const logitsByConfig = new Map<string, Float32Array>();
     for (const [name, variant] of runtimes) {
       let logits: Float32Array;
       if (variant) {
         const { runtime } = variant;
-        const kv = compressSegment(scored, runtime.config, runtime.keyBits, variant.overrides);
+        const kv = compressSegment(scored, runtime.config, runtime.keyBits, variant.overrides, filler);
         const stats = perConfig.get(name)!;
         stats.bytes += segmentBytes(kv);
         stats.tokens += kv.tokens;
