@@ -7,6 +7,7 @@ import { Engine } from '../src/engine/engine';
 import { registerDecodeCacheCommand } from './decode-cache';
 import { measureEngineThroughput } from './engine-throughput';
 import { MatMulProbe } from './matmul-throughput';
+import { benchSidecarLatency } from './sidecar-latency';
 import { completionSummary, benchRepository } from './repository-bench';
 import { fmt, median } from './stats';
 
@@ -93,6 +94,22 @@ program
   );
 
 registerDecodeCacheCommand(program);
+
+program
+  .command('sidecar-latency <repo> <file>')
+  .description('completion latency through the sidecar over a scripted typing session, with and without the repository')
+  .option('--typed <n>', 'characters typed', '60')
+  .action(async (repo: string, file: string, opts: { typed: string }) => {
+    const r = await benchSidecarLatency(repo, file, Number(opts.typed));
+    console.log('| workspace | completions | p50 ms | p90 ms |');
+    console.log('|---|---:|---:|---:|');
+    console.log(
+      `| whole repository cached | ${r.withRepository.n} | ${fmt(r.withRepository.p50, 0)} | ${fmt(r.withRepository.p90, 0)} |`,
+    );
+    console.log(
+      `| the file alone | ${r.withoutRepository.n} | ${fmt(r.withoutRepository.p50, 0)} | ${fmt(r.withoutRepository.p90, 0)} |`,
+    );
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);
