@@ -1,7 +1,8 @@
-// Prints the one closing line CI reads ("N passed, N failed") from vitest's JSON report, counting every
-// failed CI step (install, build, type-check, lint) as a failure too, and exits non-zero if anything failed.
+// Prints the one closing line CI reads ("N passed, N failed"): vitest's JSON report plus the end-to-end test's
+// own tally line, with every failed CI step (install, build, type-check, lint) counted as a failure too; exits
+// non-zero if anything failed.
 const fs = require('node:fs');
-const [reportPath, ...failedSteps] = process.argv.slice(2);
+const [reportPath, e2eLogPath, ...failedSteps] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -18,7 +19,23 @@ if (fs.existsSync(reportPath)) {
   console.log(`no test report at ${reportPath}`);
   failed += 1;
 }
+const e2eLine = fs.existsSync(e2eLogPath)
+  ? fs
+      .readFileSync(e2eLogPath, 'utf8')
+      .split('\n')
+      .reverse()
+      .find((l) => /^\d+ passed, \d+ failed/.test(l.trim()))
+  : undefined;
+if (e2eLine) {
+  const [, p, f] = e2eLine.trim().match(/^(\d+) passed, (\d+) failed/);
+  console.log(`end to end: ${e2eLine.trim()}`);
+  passed += Number(p);
+  failed += Number(f);
+} else {
+  console.log('end to end: no tally line (the end-to-end test did not run to its end)');
+  failed += 1;
+}
 for (const s of failedSteps) console.log(`CI step failed: ${s}`);
-failed += failedSteps.filter((s) => s !== 'test').length;
+failed += failedSteps.filter((s) => s !== 'test' && s !== 'test:e2e').length;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
