@@ -2,6 +2,7 @@
  * `node dist/bench.js <suite> [options]`: RepoKV's benchmarks. Each suite prints a Markdown table (for
  * BENCHMARKS.md) and, with --json, the raw figures. Ratios are measured within one run.
  */
+import '../src/engine/float16-workaround';
 import { Command } from 'commander';
 import { Engine } from '../src/engine/engine';
 import { registerDecodeCacheCommand } from './decode-cache';

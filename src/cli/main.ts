@@ -2,6 +2,7 @@
  * `repokv`: the headless face of the engine. One file per command under ./commands; this file only wires them.
  * Every command takes --model (default: the bundled tiny-coder) and --json (one JSON object on stdout).
  */
+import '../engine/float16-workaround';
 import { Command } from 'commander';
 import { registerEval } from './commands/eval';
 import { registerGenerate } from './commands/generate';

@@ -2,6 +2,7 @@
  * The sidecar process's entry (bundled to dist/sidecar.js; the extension host runs it with its own Node via
  * `ELECTRON_RUN_AS_NODE=1`). It only picks the real pieces: the repository service and the checkpoint check.
  */
+import '../engine/float16-workaround';
 import { bundledModelDir } from '../engine/paths';
 import { validateCheckpoint } from './model-check';
 import { createRepositoryService } from './repository-service';

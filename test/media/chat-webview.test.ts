@@ -144,6 +144,13 @@ describe('chat webview HTML', () => {
     expect(() => chatHtml({ ...base, cspSource: "https://a; script-src 'unsafe-inline'" })).toThrow();
     expect(() => chatHtml({ ...base, nonce: "abc' 'unsafe-inline" })).toThrow();
     expect(() => chatHtml({ ...base, nonce: 'short' })).toThrow();
+    expect(() => chatHtml({ ...base, cspSource: "'unsafe-inline' https://a" })).toThrow();
+  });
+
+  it("accepts VS Code 1.139's real cspSource, which lists 'self'", () => {
+    const cspSource = "'self' https://*.vscode-cdn.net";
+    const html = chatHtml({ cspSource, nonce: makeNonce(), scriptUri: 'https://r/c.js', styleUri: 'https://r/c.css' });
+    expect(html).toMatch(/style-src (&#39;|&#x27;|')self(&#39;|&#x27;|') https:\/\/\*\.vscode-cdn\.net;/);
   });
 
   it('makes unguessable, distinct nonces', () => {

@@ -36,7 +36,9 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
 export function chatHtml(options: ChatHtmlOptions): string {
   const { cspSource, nonce } = options;
   // These go into a CSP: a `;` or quote would add directives of its own, so refuse rather than escape.
-  if (!/^[^\s;,'"<>]+(?: [^\s;,'"<>]+)*$/.test(cspSource)) throw new Error(`chatHtml: unusable cspSource`);
+  // VS Code's value is a list of sources and may include the 'self' keyword (1.139: "'self' https://*.vscode-cdn.net").
+  if (!/^(?:'self'|[^\s;,'"<>]+)(?: (?:'self'|[^\s;,'"<>]+))*$/.test(cspSource))
+    throw new Error(`chatHtml: unusable cspSource`);
   if (!/^[A-Za-z0-9+/_-]{16,}={0,2}$/.test(nonce)) throw new Error('chatHtml: the nonce must be base64, 16+ chars');
   const attr = escapeAttribute;
   const codicons = options.codiconsUri ? `\n    <link rel="stylesheet" href="${attr(options.codiconsUri)}" />` : '';
