@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StorageDType } from '../../src/engine/checkpoint-types';
 import { writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
+import { seededRandom } from '../../src/engine/sampling';
 
 /** The bundled model; found next to this file's repository root, or under the working directory once bundled. */
 export const TINY_CODER_DIR =
@@ -35,16 +36,10 @@ export interface FixtureOptions {
   mlpBias?: boolean;
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; returns uniform values in [-1, 1). */
+/** Uniform values in [-1, 1) from the engine's seeded generator (mulberry32). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const uniform = seededRandom(seed);
+  return () => uniform() * 2 - 1;
 }
 
 /** The HF config.json a fixture gets (also useful on its own for config-parsing tests). */

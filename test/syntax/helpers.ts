@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
 import { qwenFileHeader, type Segment, type SegmentOptions } from '../../src/syntax/types';
+import { seededRandom } from '../../src/engine/sampling';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'syntax');
 
@@ -17,17 +18,8 @@ export function readFixture(name: string): string {
   return fs.readFileSync(path.join(FIXTURES, name), 'utf8');
 }
 
-/** mulberry32: a small seeded generator, so that a failing random sequence can be replayed by its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's seeded generator (mulberry32), so that a failing random sequence can be replayed by its seed. */
+export const rng: (seed: number) => () => number = seededRandom;
 
 /** Checks the invariants every segment list must hold for `text`. */
 export function expectWellFormed(segments: readonly Segment[], text: string, filePath: string): void {

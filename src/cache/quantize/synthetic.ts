@@ -3,18 +3,10 @@
  * reproduces) and a key-like block with the features that stress a quantizer — Gaussian bulk, a few outlier
  * channels with large offsets (Qwen2's key biases reach 50–200) and constant channels (zero spread).
  */
+import { seededRandom } from '../../engine/sampling';
 
-/** mulberry32: a small, fast, well-mixed 32-bit generator; returns uniforms in [0, 1). */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Uniforms in [0, 1) from the engine's seeded generator (mulberry32), so a failure reproduces by its seed. */
+export const seededUniform: (seed: number) => () => number = seededRandom;
 
 /** Standard normal samples by Box–Muller over `seededUniform`. */
 export function seededNormal(seed: number): () => number {
