@@ -81,7 +81,11 @@ async function quantizationError(
     kv.layers.forEach((heads, l) =>
       heads.forEach((head, h) => {
         for (const [kind, raw, deq] of [
-          ['keys', scored.rawKeys[l]!, dequantizeKeys(head.keys)],
+          [
+            'keys',
+            (runtime.config.preRopeKeys ? scored.rawKeysPreRope : scored.rawKeys)[l]!,
+            dequantizeKeys(head.keys),
+          ],
           ['values', scored.rawValues[l]!, dequantizeValues(head.values)],
         ] as const) {
           const original = gatherHead(raw, head.kept, h, KV, d);
