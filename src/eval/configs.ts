@@ -36,6 +36,7 @@ const NAMED: Record<string, Named> = {
   'q2-evict25-nopool': q2e(0.25, {}, { pool: false }),
   'q2-evict25-clamp': q2e(0.25, { headMeanClamp: true }),
   'q2-evict25-novalue': q2e(0.25, {}, { valueWeight: false }),
+  'q2-evict50-novalue': q2e(0.5, {}, { valueWeight: false }),
   'q2-evict25-uniform': q2e(0.25, { layerBudget: 'uniform' }),
   'q2-evict25-pyramid': q2e(0.25, { layerBudget: 'pyramid' }),
   'q2-evict25-joint': q2e(0.25, { layerBudget: 'joint' }),
