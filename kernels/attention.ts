@@ -34,6 +34,30 @@ export interface CompressedBlock {
 }
 
 /**
+ * How attention reads a repository block, whatever its storage: the unfused layout (dequantized keys and values,
+ * below) and the fused MatMulNBits layout (kernels/fused-attention.ts) differ only in these two products.
+ */
+export interface BlockAttention {
+  /** Raw scores of the grouped queries [KV, G, T, d] (already scaled by 1/√d) over the block: [KV, G, T, Sc]. */
+  scores(queries: string): string;
+  /** The block's share of the context: probabilities [KV, G, T, Sc] → [KV, G, T, d]. */
+  context(probs: string): string;
+  /** [KV, Sc] additive bias and the [1] inverse temperature on the block's scores. */
+  bias: string;
+  inverseTemperature: string;
+}
+
+export function dequantizedBlockAttention(g: GraphBuilder, block: CompressedBlock): BlockAttention {
+  return {
+    scores: (queries) =>
+      g.op('MatMul', [queries, g.op('Unsqueeze', [g.op('Transpose', [block.keys], { perm: [0, 2, 1] }), g.ints([1])])]),
+    context: (probs) => g.op('MatMul', [probs, g.op('Unsqueeze', [block.values, g.ints([1])])]), // values [KV,1,Sc,d]
+    bias: block.bias,
+    inverseTemperature: block.inverseTemperature,
+  };
+}
+
+/**
  * q [T, H, d] (rotary applied), k/v [T, KV, d] of the chunk, past [P, KV, d], bias [T, P+T] additive
  * (0 or -inf: causal within the chunk, and whatever the caller's layout allows over the past).
  * Returns the attention output [T, H·d] and the probabilities over past + chunk [KV, G, T, P+T].
@@ -46,7 +70,7 @@ export function groupedQueryAttention(
   v: string,
   past: PastKv,
   bias: string,
-  compressed?: CompressedBlock,
+  block?: BlockAttention,
 ): { output: string; probs: string } {
   const { numHeads: H, numKvHeads: KV, headDim: d } = shape;
   const G = H / KV;
@@ -59,23 +83,21 @@ export function groupedQueryAttention(
   const keysT = g.op('Unsqueeze', [g.op('Transpose', [allKeys], { perm: [1, 2, 0] }), g.ints([1])]); // [KV, 1, d, S]
   const vals = g.op('Unsqueeze', [g.op('Transpose', [allValues], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, S, d]
   const scores = g.op('Add', [g.op('MatMul', [queries, keysT]), bias]); // [KV, G, T, S]
-  if (!compressed) {
+  if (!block) {
     const probs = g.op('Softmax', [scores], { axis: -1 });
     return { output: mergeHeads(g, g.op('MatMul', [probs, vals])), probs };
   }
   // Scores over the repository block and over the rest are computed apart and only the score rows are joined:
   // for a decode step that is far less copying than concatenating the block's keys and values with the past.
-  const blockKeysT = g.op('Unsqueeze', [g.op('Transpose', [compressed.keys], { perm: [0, 2, 1] }), g.ints([1])]);
   const blockScores = g.op('Add', [
-    g.op('Mul', [g.op('MatMul', [queries, blockKeysT]), compressed.inverseTemperature]),
-    g.op('Unsqueeze', [compressed.bias, g.ints([1, 2])]),
+    g.op('Mul', [block.scores(queries), block.inverseTemperature]),
+    g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
   ]); // [KV, G, T, Sc]
   const probs = g.op('Softmax', [g.op('Concat', [blockScores, scores], { axis: 3 })], { axis: -1 });
   const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
   const sizes = g.op('Concat', [lastDim(blockScores), lastDim(scores)], { axis: 0 });
   const [blockProbs, restProbs] = g.opN('Split', [probs, sizes], 2, { axis: 3 });
-  const blockValues = g.op('Unsqueeze', [compressed.values, g.ints([1])]); // [KV, 1, Sc, d]
-  const context = g.op('Add', [g.op('MatMul', [blockProbs!, blockValues]), g.op('MatMul', [restProbs!, vals])]);
+  const context = g.op('Add', [block.context(blockProbs!), g.op('MatMul', [restProbs!, vals])]);
   return { output: mergeHeads(g, context), probs: restProbs! };
 }
 

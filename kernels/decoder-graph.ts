@@ -16,9 +16,9 @@
  *   and prerope_key.{i} [T, kvHeads, headDim] (keys before rotary, for caches that quantize those).
  */
 import type { ModelConfig } from '../src/engine/model-config';
-import { type CompressedBlock, groupedQueryAttention } from './attention';
+import { type CompressedBlock, dequantizedBlockAttention, groupedQueryAttention } from './attention';
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
-import { checkFusedLayout, type FusedLayout, fusedBlockInputs, fusedGroupedQueryAttention } from './fused-attention';
+import { checkFusedLayout, type FusedLayout, fusedBlockAttention, fusedBlockInputs } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
 import { applyRotary, linear, rmsNorm, rotaryAt, rotaryTables, swiGlu } from './layers';
 import { TensorDataType } from './onnx-proto';
@@ -170,9 +170,11 @@ export function buildDecoderGraph(
       };
       const shape = { numHeads: H, numKvHeads: KV, headDim: d };
       const fusedBlock = options.fused && fusedBlockInputs(g, i, options.fused, apeInverseTemperature!, KV);
-      const attn = fusedBlock
-        ? fusedGroupedQueryAttention(g, shape, q, k, v, past, bias, fusedBlock)
-        : groupedQueryAttention(g, shape, q, k, v, past, bias, compressedBlock(i));
+      const dequantized = compressedBlock(i);
+      const block = fusedBlock
+        ? fusedBlockAttention(g, shape, fusedBlock)
+        : dequantized && dequantizedBlockAttention(g, dequantized);
+      const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, block);
       const oWeight = param(`${p}.self_attn.o_proj.weight`, [hiddenSize, H * d]);
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
       const afterAttn = g.op('Add', [x, linear(g, attn.output, oWeight, oBias)]);

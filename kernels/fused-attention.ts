@@ -28,7 +28,7 @@
  *   fused_bias.{i} float [KV, Sc] (−inf on padding), and the shared ape_inverse_temperature [1].
  * One input per head, not a head axis: slicing a head out of a shared input would copy the block every step.
  */
-import type { AttentionShape, PastKv } from './attention';
+import type { AttentionShape, BlockAttention } from './attention';
 import type { GraphBuilder } from './graph-builder';
 import { TensorDataType } from './onnx-proto';
 
@@ -181,39 +181,12 @@ export function fusedBlockContext(g: GraphBuilder, shape: AttentionShape, probs:
   return stackHeads(g, perHead);
 }
 
-/**
- * The same contract as kernels/attention.ts `groupedQueryAttention` with a compressed block, for the fused layout:
- * q [T, H, d], k/v [T, KV, d], past [P, KV, d], bias [T, P+T]. Returns the output [T, H·d] and the probabilities
- * over past + chunk [KV, G, T, P+T].
- */
-export function fusedGroupedQueryAttention(
-  g: GraphBuilder,
-  shape: AttentionShape,
-  q: string,
-  k: string,
-  v: string,
-  past: PastKv,
-  bias: string,
-  block: FusedBlock,
-): { output: string; probs: string } {
-  const { numHeads: H, numKvHeads: KV, headDim: d } = shape;
-  const G = H / KV;
-  const scaled = g.op('Mul', [q, g.scalar(1 / Math.sqrt(d))]);
-  const queries = g.op('Transpose', [g.op('Reshape', [scaled, g.ints([0, KV, G, d])])], { perm: [1, 2, 0, 3] });
-  const allKeys = g.op('Concat', [past.keys, k], { axis: 0 }); // [S, KV, d]
-  const allValues = g.op('Concat', [past.values, v], { axis: 0 });
-  const keysT = g.op('Unsqueeze', [g.op('Transpose', [allKeys], { perm: [1, 2, 0] }), g.ints([1])]); // [KV, 1, d, S]
-  const vals = g.op('Unsqueeze', [g.op('Transpose', [allValues], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, S, d]
-  const scores = g.op('Add', [g.op('MatMul', [queries, keysT]), bias]); // [KV, G, T, S]
-  const fromBlock = g.op('Add', [
-    g.op('Mul', [fusedBlockScores(g, shape, queries, block), block.inverseTemperature]),
-    g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
-  ]); // [KV, G, T, Sc]
-  const probs = g.op('Softmax', [g.op('Concat', [fromBlock, scores], { axis: 3 })], { axis: -1 });
-  const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
-  const sizes = g.op('Concat', [lastDim(fromBlock), lastDim(scores)], { axis: 0 });
-  const [blockProbs, restProbs] = g.opN('Split', [probs, sizes], 2, { axis: 3 });
-  const context = g.op('Add', [fusedBlockContext(g, shape, blockProbs!, block), g.op('MatMul', [restProbs!, vals])]);
-  const output = g.op('Reshape', [g.op('Transpose', [context], { perm: [2, 0, 1, 3] }), g.ints([0, -1])]);
-  return { output, probs: restProbs! };
+/** The fused block as kernels/attention.ts reads any repository block. */
+export function fusedBlockAttention(g: GraphBuilder, shape: AttentionShape, block: FusedBlock): BlockAttention {
+  return {
+    scores: (queries) => fusedBlockScores(g, shape, queries, block),
+    context: (probs) => fusedBlockContext(g, shape, probs, block),
+    bias: block.bias,
+    inverseTemperature: block.inverseTemperature,
+  };
 }

@@ -11,7 +11,7 @@ import { buildDecoderGraph, type DecoderGraphOptions } from '../../kernels/decod
 import type { Checkpoint } from './checkpoint-types';
 
 /** Bump when the graph builders change what they emit: old cached graphs are then rebuilt. */
-export const GRAPH_BUILDER_VERSION = 2;
+export const GRAPH_BUILDER_VERSION = 3;
 
 export type GraphVariant = DecoderGraphOptions;
 
