@@ -7,7 +7,7 @@ import type { DecoderSession } from '../engine/decoder-session';
 import type { PlainKvCache } from '../engine/kv-cache';
 import type { CacheConfig } from './cache-config';
 import { evictSegment } from './eviction';
-import type { LayerScoringInputs, ScorerSteps, SegmentShape } from './eviction/types';
+import type { KeptTokens, LayerScoringInputs, ScorerSteps, SegmentShape } from './eviction/types';
 import { quantizeKeys, quantizeValues } from './quantize';
 import type { HeadKv, SegmentKv } from './segment-kv';
 
@@ -131,6 +131,20 @@ function filledBlock(
   return block;
 }
 
+/** The tokens the configured eviction keeps of a scored segment, per layer and head (any storage layout). */
+export function evictScored(scored: ScoredSegment, config: CacheConfig, overrides?: Partial<ScorerSteps>): KeptTokens {
+  return evictSegment(
+    {
+      shape: scored.shape,
+      protectedMask: scored.input.protectedMask ?? new Uint8Array(scored.shape.tokens),
+      headerTokens: scored.input.headerTokens,
+      layers: scored.layers,
+    },
+    config,
+    overrides,
+  );
+}
+
 export function compressSegment(
   scored: ScoredSegment,
   config: CacheConfig,
@@ -141,16 +155,7 @@ export function compressSegment(
 ): SegmentKv {
   const { tokens: n, kvHeads: KV } = scored.shape;
   const d = scored.rawKeys[0]!.length / (n * KV);
-  const kept = evictSegment(
-    {
-      shape: scored.shape,
-      protectedMask: scored.input.protectedMask ?? new Uint8Array(n),
-      headerTokens: scored.input.headerTokens,
-      layers: scored.layers,
-    },
-    config,
-    overrides,
-  );
+  const kept = evictScored(scored, config, overrides);
   if (config.preRopeKeys && scored.rawKeysPreRope.length !== scored.rawKeys.length) {
     throw new Error('internal error: pre-rotary keys requested but the scoring graph did not output them');
   }

@@ -4,9 +4,8 @@
  * either layout, which is how the benchmark compares them on identical tokens.
  */
 import type { CacheConfig } from '../cache-config';
-import { evictSegment } from '../eviction';
 import type { ScorerSteps } from '../eviction/types';
-import { gatherHead, type ScoredSegment } from '../segment-prefill';
+import { evictScored, gatherHead, type ScoredSegment } from '../segment-prefill';
 import { type FusedQuantized, fusedBytes, quantizeFusedKeys, quantizeFusedValues } from './quantize';
 import type { KeySmoothing } from './smoothing';
 
@@ -71,16 +70,7 @@ export function compressSegmentFused(
 ): FusedSegmentKv {
   const { tokens: n, kvHeads: KV } = scored.shape;
   const d = scored.rawKeys[0]!.length / (n * KV);
-  const kept = evictSegment(
-    {
-      shape: scored.shape,
-      protectedMask: scored.input.protectedMask ?? new Uint8Array(n),
-      headerTokens: scored.input.headerTokens,
-      layers: scored.layers,
-    },
-    config,
-    overrides,
-  );
+  const kept = evictScored(scored, config, overrides);
   const layers = scored.rawKeys.map((rawKeys, l) =>
     Array.from({ length: KV }, (_, h) => {
       const idx = kept.layers[l]!.heads[h]!;
