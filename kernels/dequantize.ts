@@ -38,38 +38,48 @@ export interface CompressedInputs {
   raw?: string;
 }
 
-/** Dequantized keys [KV, S, d]. */
+/**
+ * codes · scale + min over groups: the codes [KV, S, d] are viewed as `groupShape` (the group axis at `statAxis`,
+ * where the per-group statistics are broadcast), then flattened back to [KV, S, d].
+ */
+function dequantizeGrouped(
+  g: GraphBuilder,
+  inputs: CompressedInputs,
+  bits: 2 | 4 | 8,
+  kvHeads: number,
+  headDim: number,
+  groupShape: number[],
+  statAxis: number,
+): string {
+  const codes = unpackCodes(g, inputs.codes!, bits, kvHeads, headDim);
+  const grouped = g.op('Reshape', [codes, g.ints(groupShape)]);
+  const f32 = (x: string) => g.op('Unsqueeze', [g.op('Cast', [x], { to: TensorDataType.FLOAT }), g.ints([statAxis])]);
+  const deq = g.op('Add', [g.op('Mul', [grouped, f32(inputs.scale!)]), f32(inputs.min!)]);
+  return g.op('Reshape', [deq, g.ints([kvHeads, -1, headDim])]);
+}
+
+/** Dequantized keys [KV, S, d]: statistics per channel over groups of `groupSize` tokens. */
 export function dequantizeKeys(
   g: GraphBuilder,
   inputs: CompressedInputs,
   bits: StoredBits,
   kvHeads: number,
   headDim: number,
-  /** Tokens per group. */
   groupSize: number,
 ): string {
   if (bits === 16) return inputs.raw!;
-  const codes = unpackCodes(g, inputs.codes!, bits, kvHeads, headDim);
-  const grouped = g.op('Reshape', [codes, g.ints([kvHeads, -1, groupSize, headDim])]);
-  const f32 = (x: string) => g.op('Unsqueeze', [g.op('Cast', [x], { to: TensorDataType.FLOAT }), g.ints([2])]);
-  const deq = g.op('Add', [g.op('Mul', [grouped, f32(inputs.scale!)]), f32(inputs.min!)]);
-  return g.op('Reshape', [deq, g.ints([kvHeads, -1, headDim])]);
+  return dequantizeGrouped(g, inputs, bits, kvHeads, headDim, [kvHeads, -1, groupSize, headDim], 2);
 }
 
-/** Dequantized values [KV, S, d]. */
+/** Dequantized values [KV, S, d]: statistics per token over groups of `groupSize` channels (a divisor of d). */
 export function dequantizeValues(
   g: GraphBuilder,
   inputs: CompressedInputs,
   bits: StoredBits,
   kvHeads: number,
   headDim: number,
-  /** Channels per group (a divisor of headDim). */
   groupSize: number,
 ): string {
   if (bits === 16) return inputs.raw!;
-  const codes = unpackCodes(g, inputs.codes!, bits, kvHeads, headDim);
-  const grouped = g.op('Reshape', [codes, g.ints([kvHeads, -1, headDim / groupSize, groupSize])]);
-  const f32 = (x: string) => g.op('Unsqueeze', [g.op('Cast', [x], { to: TensorDataType.FLOAT }), g.ints([3])]);
-  const deq = g.op('Add', [g.op('Mul', [grouped, f32(inputs.scale!)]), f32(inputs.min!)]);
-  return g.op('Reshape', [deq, g.ints([kvHeads, -1, headDim])]);
+  return dequantizeGrouped(g, inputs, bits, kvHeads, headDim, [kvHeads, -1, headDim / groupSize, groupSize], 3);
 }
