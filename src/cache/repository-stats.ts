@@ -5,7 +5,7 @@
  */
 import type { CacheStatistics } from '../sidecar/service';
 import { dequantizeKeys, dequantizeValues, relativeError } from './quantize';
-import type { RepositoryCache } from './repository-cache';
+import type { CacheEntry, RepositoryCache } from './repository-cache';
 import { compressSegment, gatherHead, scoreSegment } from './segment-prefill';
 import { fp16BytesPerToken } from './segment-kv';
 
@@ -58,15 +58,29 @@ export async function cacheStatistics(cache: RepositoryCache, errorSamples = 6):
  * Relative Frobenius error of the kept tokens' dequantized keys and values per layer, measured on a sample of
  * the repository's own segments (re-scored, since the store keeps no full-precision copy).
  */
-async function quantizationError(
-  cache: RepositoryCache,
-  samples: number,
-): Promise<{ keys: number[]; values: number[] }> {
+type QuantError = { keys: number[]; values: number[] };
+
+/**
+ * The last measurement per cache and the sample it was made on: the status bar asks for statistics after every
+ * edit's prefill, and re-scoring the same samples each time would compete with completions for nothing.
+ */
+const measured = new WeakMap<RepositoryCache, { sample: string; error: QuantError }>();
+
+async function quantizationError(cache: RepositoryCache, samples: number): Promise<QuantError> {
+  const entries = [...cache.entries.values()].sort((a, b) => a.key.localeCompare(b.key)).slice(0, samples);
+  const sample = entries.map((e) => e.key).join(',');
+  const previous = measured.get(cache);
+  if (previous?.sample === sample) return previous.error;
+  const error = await measureQuantizationError(cache, entries);
+  measured.set(cache, { sample, error });
+  return error;
+}
+
+async function measureQuantizationError(cache: RepositoryCache, entries: CacheEntry[]): Promise<QuantError> {
   const { runtime } = cache;
   const { numLayers, numKvHeads: KV, headDim: d } = cache.engine.config;
   const err = { keys: new Float64Array(numLayers), values: new Float64Array(numLayers) };
   const ref = { keys: new Float64Array(numLayers), values: new Float64Array(numLayers) };
-  const entries = [...cache.entries.values()].sort((a, b) => a.key.localeCompare(b.key)).slice(0, samples);
   for (const entry of entries) {
     const header = cache.engine.encode(runtime.fileHeader(entry.path));
     const ids = [...header, ...cache.engine.encode(entry.text.slice(entry.bodyOffset))];
