@@ -135,7 +135,12 @@ export class RepositoryCache {
 
   /** Segments registered but not yet prefilled, most recently touched first. */
   pending(): CacheEntry[] {
-    return [...this.entries.values()].filter((e) => !e.kv && !e.spilled).sort((a, b) => b.recency - a.recency);
+    return [...this.unfilled()].sort((a, b) => b.recency - a.recency);
+  }
+
+  /** Segments registered but not yet prefilled, in no particular order (for scans that need no sorting). */
+  *unfilled(): Generator<CacheEntry> {
+    for (const e of this.entries.values()) if (!e.kv && !e.spilled) yield e;
   }
 
   /**

@@ -91,7 +91,7 @@ export class PrefillScheduler {
   private pick(): { cache: RepositoryCache; entry: CacheEntry } | null {
     let best: { cache: RepositoryCache; entry: CacheEntry; rank: number } | null = null;
     for (const cache of this.caches()) {
-      const pending = cache.pending();
+      const pending = [...cache.unfilled()];
       if (!pending.length) continue;
       const activeText = this.activePath ? cache.documents.get(this.activePath)?.text : undefined;
       const imported = activeText
