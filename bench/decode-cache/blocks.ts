@@ -78,6 +78,7 @@ export function syntheticSegments(engine: Engine, tokens: number, opts: DecodeCa
     ),
   }));
   const fusedDistinct: FusedSegmentKv[] = raw.map((seg) => ({
+    layout: 'fused',
     tokens: n,
     firstPosition: SINK_TOKENS,
     layers: seg.map((heads, l) =>

@@ -86,7 +86,7 @@ export function registerDecodeCacheCommand(program: Command): void {
           valueBlock: opts.valueBlock,
           fusedVariants: parseFusedVariants(String(o.fusedVariants)),
           // Keys after rotary in both layouts: the fused layout quantizes post-rotary keys, so compare like with like.
-          base: { ...DEFAULT_CACHE_CONFIG, preRopeKeys: false },
+          base: { ...DEFAULT_CACHE_CONFIG, preRopeKeys: false, quantLayout: 'kivi' },
           log: opts.log,
         });
       }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { type CacheConfig } from '../../src/cache/cache-config';
 import { assembleFusedBlock } from '../../src/cache/fused/block';
 import { dequantizeFusedKeys, dequantizeFusedValues } from '../../src/cache/fused/quantize';
-import { compressSegmentFused, type FusedQuantConfig, fusedSegmentBytes } from '../../src/cache/fused/segment';
+import { compressSegmentFused, type FusedQuantConfig } from '../../src/cache/fused/segment';
 import { calibrateKeySmoothing, KeySmoothing } from '../../src/cache/fused/smoothing';
 import { dequantizeKeys, dequantizeValues, relativeError } from '../../src/cache/quantize';
 import { type QueryContext, targetLogits } from '../../src/cache/query-context';
@@ -185,7 +185,7 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
             apeTemperature: rt.config.apeTemperature,
           };
           const fusedAcc = accOf(name, 'fused', variantLabel(v));
-          record(fusedAcc, await logitsOf(ctx), fusedSegmentBytes(fseg));
+          record(fusedAcc, await logitsOf(ctx), segmentBytes(fseg));
           addErrors(
             fusedAcc,
             scored,

@@ -8,7 +8,6 @@
  * the median of per-round ratios.
  */
 import { assembleFusedBlock } from '../../src/cache/fused/block';
-import { fusedSegmentBytes } from '../../src/cache/fused/segment';
 import { segmentBytes } from '../../src/cache/segment-kv';
 import { Engine } from '../../src/engine/engine';
 import { median } from '../stats';
@@ -86,7 +85,7 @@ export async function measureDecodeCache(engine: Engine, opts: DecodeCacheOption
     const tokensStored = ctx.kivi.length * opts.segmentTokens;
     const stored = (bytes: number) => bytes / tokensStored;
     const kiviStored = ctx.kivi.reduce((s, seg) => s + segmentBytes(seg), 0);
-    const fusedStored = ctx.fused.reduce((s, seg) => s + fusedSegmentBytes(seg), 0);
+    const fusedStored = ctx.fused.reduce((s, seg) => s + segmentBytes(seg), 0);
     rows.push({
       contextTokens: n,
       ms: { plain: median(times.plain), kivi: median(times.kivi), fused: median(times.fused) },

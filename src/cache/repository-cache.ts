@@ -23,7 +23,7 @@ import type { CacheConfig } from './cache-config';
 import { chatPrompt, fimPrompt, offsetOf } from './prompts';
 import { generateInContext } from './query-context';
 import { CacheRuntime } from './runtime';
-import { segmentBytes, type SegmentKv } from './segment-kv';
+import { type CachedSegment, segmentBytes } from './segment-kv';
 import { identifiersOf, selectSegments } from './selection';
 import { keyedConfig, segmentKey, type SegmentStore } from './store';
 
@@ -47,7 +47,7 @@ export interface CacheEntry {
   protectedRanges: { start: number; end: number }[];
   tokens: number;
   identifiers: Set<string>;
-  kv: SegmentKv | null;
+  kv: CachedSegment | null;
   /** Prefilled and stored, but dropped from memory by the memory bound: reloaded from the store when a query needs it. */
   spilled: boolean;
   /** Bytes and kept (head, token) pairs per layer of the prefilled entry, kept when it is spilled (statistics). */
@@ -168,7 +168,7 @@ export class RepositoryCache {
    * Drops prefilled segments from memory, least recently used first, until they fit in `maxBytes`. Only entries
    * the store holds are dropped (they come back from disk when a query selects them); without a store nothing is.
    */
-  spillToFit(maxBytes: number, bytesOf: (kv: SegmentKv) => number): number {
+  spillToFit(maxBytes: number, bytesOf: (kv: CachedSegment) => number): number {
     const store = this.options.store;
     if (!store) return 0;
     const resident = [...this.entries.values()].filter((e) => e.kv).sort((a, b) => a.recency - b.recency);
@@ -223,18 +223,18 @@ export class RepositoryCache {
     }
     this.misses++;
     const started = performance.now();
-    const prefilled = await this.runtime.prefill({
+    const kv = await this.runtime.prefill({
       path: entry.path,
       text: entry.text.slice(entry.bodyOffset),
       protectedRanges: entry.protectedRanges,
     });
     this.prefillMs += performance.now() - started;
     this.prefillTokens += entry.tokens;
-    this.setKv(entry, prefilled.kv);
-    this.options.store?.put(entry.key, prefilled.kv);
+    this.setKv(entry, kv);
+    this.options.store?.put(entry.key, kv);
   }
 
-  private setKv(entry: CacheEntry, kv: SegmentKv): void {
+  private setKv(entry: CacheEntry, kv: CachedSegment): void {
     entry.kv = kv;
     entry.summary = {
       tokens: kv.tokens,

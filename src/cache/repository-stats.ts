@@ -4,9 +4,9 @@
  * eviction; the fp16 reference = 2 · layers · kvHeads · headDim · 2 bytes).
  */
 import type { CacheStatistics } from '../sidecar/service';
-import { dequantizeKeys, dequantizeValues, relativeError } from './quantize';
+import { relativeError } from './quantize';
 import type { CacheEntry, RepositoryCache } from './repository-cache';
-import { compressSegment, gatherHead, scoreSegment } from './segment-prefill';
+import { gatherHead, scoreSegment } from './segment-prefill';
 import { fp16BytesPerToken } from './segment-kv';
 
 export async function cacheStatistics(cache: RepositoryCache, errorSamples = 6): Promise<CacheStatistics> {
@@ -91,26 +91,26 @@ async function measureQuantizationError(cache: RepositoryCache, entries: CacheEn
       runtime.probe,
       runtime.config.window,
     );
-    const kv = compressSegment(scored, runtime.config, runtime.keyBits);
-    kv.layers.forEach((heads, l) =>
-      heads.forEach((head, h) => {
-        for (const [kind, raw, deq] of [
-          [
-            'keys',
-            (runtime.config.preRopeKeys ? scored.rawKeysPreRope : scored.rawKeys)[l]!,
-            dequantizeKeys(head.keys),
-          ],
-          ['values', scored.rawValues[l]!, dequantizeValues(head.values)],
+    const kv = await runtime.compress(scored);
+    const keySource =
+      runtime.quantLayout === 'kivi' && runtime.config.preRopeKeys ? scored.rawKeysPreRope : scored.rawKeys;
+    for (let l = 0; l < kv.layers.length; l++) {
+      for (let h = 0; h < KV; h++) {
+        const kept = kv.layers[l]![h]!.kept;
+        const deq = await runtime.dequantizeHead(kv, l, h);
+        for (const [kind, raw] of [
+          ['keys', keySource[l]!],
+          ['values', scored.rawValues[l]!],
         ] as const) {
-          const original = gatherHead(raw, head.kept, h, KV, d);
-          const e = relativeError(original, deq);
+          const original = gatherHead(raw, kept, h, KV, d);
+          const e = relativeError(original, deq[kind]);
           let norm = 0;
           for (const x of original) norm += x * x;
           err[kind][l]! += e * e * norm;
           ref[kind][l]! += norm;
         }
-      }),
-    );
+      }
+    }
   }
   const ratio = (kind: 'keys' | 'values') =>
     Array.from(err[kind], (e, l) => (ref[kind][l] ? Math.sqrt(e / ref[kind][l]!) : 0));

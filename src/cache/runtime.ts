@@ -1,7 +1,8 @@
 /**
  * The cache's working set for one model and configuration: the engine, the scoring session used at segment
  * prefill, the compressed-attention session used at query time, the shared sink, and the calibrated key bits.
- * It turns segment text into a SegmentKv and a set of SegmentKv into a query context; where segments come from
+ * It turns segment text into a cached segment (KIVI or fused layout, quant-layout.ts) and a set of them into a
+ * query context; where segments come from
  * (syntax), where they are kept (store) and which are chosen (selection) are other modules' jobs.
  */
 import { DecoderSession } from '../engine/decoder-session';
@@ -12,10 +13,16 @@ import type { Logger } from '../engine/providers';
 import type { CacheConfig } from './cache-config';
 import { type Calibration, calibrate, calibrationFor } from './calibration';
 import type { ScorerSteps } from './eviction/types';
+import { assembleFusedBlock, capacityClass, fusedSlots } from './fused/block';
+import { dequantizeFusedKeys, dequantizeFusedValues } from './fused/quantize';
+import { compressSegmentFused, type FusedQuantConfig, type FusedSegmentKv } from './fused/segment';
+import { calibrateKeySmoothing, type KeySmoothing } from './fused/smoothing';
+import { effectiveQuantLayout } from './quant-layout';
+import { dequantizeKeys, dequantizeValues } from './quantize';
 import type { QueryContext } from './query-context';
 import { assembleRepositoryBlock } from './repository-block';
-import { type PrefilledSegment, prefillSegment } from './segment-prefill';
-import type { SegmentKv } from './segment-kv';
+import { compressSegment, type ScoredSegment, scoreSegment } from './segment-prefill';
+import { type CachedSegment, isFused } from './segment-kv';
 import { prefillSink, sinkIds } from './sink';
 import { protectedTokenMask } from './token-offsets';
 
@@ -27,8 +34,37 @@ export interface SegmentSource {
   protectedRanges?: { start: number; end: number }[];
 }
 
+/** Query-time sessions of one configuration: the KIVI graph, or one fused graph per capacity class. */
+class BlockSessions {
+  private kivi: Promise<DecoderSession> | null = null;
+  private readonly fused = new Map<number, Promise<DecoderSession>>();
+
+  kiviSession(create: () => Promise<DecoderSession>): Promise<DecoderSession> {
+    return (this.kivi ??= create());
+  }
+
+  /** MatMulNBits takes the block's size as attributes: one graph per capacity class, built on first use. */
+  fusedSession(capacity: number, create: () => Promise<DecoderSession>): Promise<DecoderSession> {
+    let session = this.fused.get(capacity);
+    if (!session) this.fused.set(capacity, (session = create()));
+    return session;
+  }
+
+  async release(): Promise<void> {
+    const all = [this.kivi, ...this.fused.values()].filter((s) => s !== null);
+    this.kivi = null;
+    this.fused.clear();
+    await Promise.all(all.map(async (s) => (await s).release()));
+  }
+}
+
+/** The key smoothing vectors of the fused layout, per center group, measured once per model and shared. */
+type SmoothingCache = Map<number, Promise<KeySmoothing>>;
+
 export class CacheRuntime {
-  private compressed: DecoderSession | null = null;
+  private readonly sessions = new BlockSessions();
+  /** The storage layout this configuration resolves to (quant-layout.ts). */
+  readonly quantLayout: 'kivi' | 'fused';
 
   private constructor(
     readonly engine: Engine,
@@ -38,8 +74,11 @@ export class CacheRuntime {
     readonly sinkPrefix: string,
     readonly calibration: Calibration,
     private readonly probeIds: number[],
+    private readonly smoothings: SmoothingCache,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.quantLayout = effectiveQuantLayout(config, engine.config.headDim);
+  }
 
   static async create(
     engine: Engine,
@@ -47,6 +86,7 @@ export class CacheRuntime {
     repoName: string,
     log: Logger = () => {},
   ): Promise<CacheRuntime> {
+    effectiveQuantLayout(config, engine.config.headDim); // refuse an impossible configuration before any work
     const fim = engine.fim;
     const ids = sinkIds(engine.encode(fim ? formatRepoHeader(fim, repoName) : ''), config.sinkTokens);
     const sink = await prefillSink(engine.session, ids);
@@ -65,7 +105,10 @@ export class CacheRuntime {
     );
     // What a reader of the next file would look back at: a line end and the next file's separator.
     const probeIds = engine.encode(`\n${fim?.fileSepToken ?? ''}`);
-    return new CacheRuntime(engine, config, scoring, sink, sinkPrefix, calibration, probeIds, log);
+    const runtime = new CacheRuntime(engine, config, scoring, sink, sinkPrefix, calibration, probeIds, new Map(), log);
+    if (runtime.quantLayout === 'fused') await runtime.smoothing();
+    log(`cache layout: ${runtime.quantLayout}`);
+    return runtime;
   }
 
   get keyBits(): CacheConfig['kBits'][] {
@@ -90,6 +133,7 @@ export class CacheRuntime {
       this.sinkPrefix,
       calibration,
       this.probeIds,
+      this.smoothings,
       this.log,
     );
   }
@@ -104,38 +148,109 @@ export class CacheRuntime {
     return this.engine.fim ? formatFileHeader(this.engine.fim, path) : '';
   }
 
-  async prefill(source: SegmentSource, overrides?: Partial<ScorerSteps>): Promise<PrefilledSegment> {
+  /** Token ids of a segment (header line first) and its protected-token mask. */
+  segmentInput(source: SegmentSource) {
     const headerIds = this.engine.encode(this.fileHeader(source.path));
     const bodyIds = this.engine.encode(source.text);
     const ids = [...headerIds, ...bodyIds];
-    const mask = new Uint8Array(ids.length);
+    const protectedMask = new Uint8Array(ids.length);
     if (source.protectedRanges?.length) {
-      mask.set(protectedTokenMask(this.engine.tokenizer, bodyIds, source.protectedRanges), headerIds.length);
+      protectedMask.set(protectedTokenMask(this.engine.tokenizer, bodyIds, source.protectedRanges), headerIds.length);
     }
-    return prefillSegment(
-      { ids, headerTokens: headerIds.length, protectedMask: mask },
-      {
-        session: this.scoring,
-        sink: this.sink,
-        probeIds: this.probeIds,
-        config: this.config,
-        keyBits: this.keyBits,
-        scorerOverrides: overrides,
-      },
-    );
+    return { ids, headerTokens: headerIds.length, protectedMask };
   }
 
-  /** The compressed-attention session for this configuration's per-layer bits (built on first use). */
+  /** The scoring forward pass of a segment: the part of a prefill every configuration shares. */
+  score(source: SegmentSource): Promise<ScoredSegment> {
+    return scoreSegment(this.segmentInput(source), this.scoring, this.sink, this.probeIds, this.config.window);
+  }
+
+  async prefill(source: SegmentSource, overrides?: Partial<ScorerSteps>): Promise<CachedSegment> {
+    return this.compress(await this.score(source), overrides);
+  }
+
+  /** Eviction and quantization of a scored segment in this configuration's layout. */
+  async compress(
+    scored: ScoredSegment,
+    overrides?: Partial<ScorerSteps>,
+    filler?: ScoredSegment,
+  ): Promise<CachedSegment> {
+    if (this.quantLayout === 'kivi') return compressSegment(scored, this.config, this.keyBits, overrides, filler);
+    return compressSegmentFused(scored, this.config, this.fusedQuant(), await this.smoothing(), overrides);
+  }
+
+  /**
+   * Head h of layer l of a cached segment back in float32 ([kept, d] keys and values), in the space the keys
+   * were quantized in: what attention sees of it. For statistics and tests.
+   */
+  async dequantizeHead(kv: CachedSegment, l: number, h: number): Promise<{ keys: Float32Array; values: Float32Array }> {
+    if (isFused(kv)) {
+      const head = kv.layers[l]![h]!;
+      const smoothing = await this.smoothing();
+      return {
+        keys: dequantizeFusedKeys(head.keys, smoothing.forHead(l, h)),
+        values: dequantizeFusedValues(head.values),
+      };
+    }
+    const head = kv.layers[l]![h]!;
+    return { keys: dequantizeKeys(head.keys), values: dequantizeValues(head.values) };
+  }
+
+  /** The fused layout's blocks: MatMulNBits block sizes equal to the group size, keys centered per value block. */
+  fusedQuant(): FusedQuantConfig {
+    return {
+      keyBits: this.keyBits,
+      valueBits: this.config.vBits,
+      keyBlock: this.config.groupSize,
+      valueBlock: this.config.groupSize,
+      centerKeys: true,
+    };
+  }
+
+  /** The key smoothing vector of this model for the fused layout (calibrated once, shared by derived runtimes). */
+  smoothing(): Promise<KeySmoothing> {
+    const centerGroup = this.config.groupSize;
+    let s = this.smoothings.get(centerGroup);
+    if (!s) {
+      s = calibrateKeySmoothing(this.scoring, this.sink, (t) => this.engine.encode(t), undefined, centerGroup);
+      this.smoothings.set(centerGroup, s);
+    }
+    return s;
+  }
+
+  /** The compressed-attention session of the KIVI layout for this configuration's per-layer bits. */
   async compressedSession(): Promise<DecoderSession> {
-    if (!this.compressed) {
-      this.compressed = await DecoderSession.create(this.engine.checkpoint, {
+    return this.sessions.kiviSession(() =>
+      DecoderSession.create(this.engine.checkpoint, {
         provider: this.engine.session.provider as 'cpu',
         cacheDir: this.engine.cacheDir,
         variant: { exposeHiddenStates: false, compressed: this.blockLayout() },
         log: this.log,
-      });
-    }
-    return this.compressed;
+      }),
+    );
+  }
+
+  /** The fused-attention session for a block of `capacity` token slots per layer. */
+  private fusedSession(capacity: number): Promise<DecoderSession> {
+    const quant = this.fusedQuant();
+    return this.sessions.fusedSession(capacity, () =>
+      DecoderSession.create(this.engine.checkpoint, {
+        provider: this.engine.session.provider as 'cpu',
+        cacheDir: this.engine.cacheDir,
+        variant: {
+          exposeHiddenStates: false,
+          fused: {
+            keyBits: quant.keyBits,
+            valueBits: quant.keyBits.map(() => quant.valueBits),
+            keyBlock: quant.keyBlock,
+            valueBlock: quant.valueBlock,
+            capacity: Array<number>(this.engine.config.numLayers).fill(capacity),
+            centerKeys: quant.centerKeys,
+          },
+        },
+        log: this.log,
+      }),
+    );
   }
 
   blockLayout() {
@@ -154,14 +269,27 @@ export class CacheRuntime {
    * tokens after the longest. Sequential layout: segments one after another in the given order, local tokens
    * after the last; their keys are rotated in the graph by the move (never re-rotated incrementally).
    */
-  async queryContext(segments: SegmentKv[]): Promise<QueryContext> {
+  async queryContext(segments: CachedSegment[]): Promise<QueryContext> {
+    const sinkLength = this.sink.length;
+    const longest = segments.reduce((m, s) => Math.max(m, s.tokens), 0);
+    const common = { sink: this.sink, apeTemperature: this.config.apeTemperature };
+    if (this.quantLayout === 'fused') {
+      const fused = segments.map((s) => {
+        if (!isFused(s)) throw new Error('internal error: a KIVI segment in a fused-layout query');
+        return s;
+      });
+      return { ...common, ...(await this.fusedBlock(fused)), firstPosition: sinkLength + longest };
+    }
+    const kivi = segments.map((s) => {
+      if (isFused(s)) throw new Error('internal error: a fused segment in a KIVI-layout query');
+      return s;
+    });
     const { numLayers, numKvHeads, headDim } = this.engine.config;
     const layout = this.blockLayout();
-    const sinkLength = this.sink.length;
     const sequential = this.config.layout === 'sequential';
     const segmentStart: number[] = [];
     let next = sinkLength;
-    for (const s of segments) {
+    for (const s of kivi) {
       segmentStart.push(sequential ? next : s.firstPosition);
       next += s.tokens;
     }
@@ -169,7 +297,7 @@ export class CacheRuntime {
       ? { mode: this.config.preRopeKeys ? ('absolute' as const) : ('delta' as const), segmentStart }
       : undefined;
     const block = assembleRepositoryBlock(
-      segments,
+      kivi,
       {
         numLayers,
         numKvHeads,
@@ -182,18 +310,30 @@ export class CacheRuntime {
       this.config.apeScale,
       slotPositions,
     );
-    const longest = segments.reduce((m, s) => Math.max(m, s.tokens), 0);
     return {
+      ...common,
       session: await this.compressedSession(),
-      sink: this.sink,
       block,
       firstPosition: sequential ? next : sinkLength + longest,
-      apeTemperature: this.config.apeTemperature,
     };
+  }
+
+  /** The fused block of `segments` at the capacity class that holds its longest layer, and that class's session. */
+  private async fusedBlock(segments: FusedSegmentKv[]) {
+    const { numLayers, numKvHeads, headDim } = this.engine.config;
+    const quant = this.fusedQuant();
+    let most = 0;
+    for (let l = 0; l < numLayers; l++) most = Math.max(most, fusedSlots(segments, l, numKvHeads, quant.valueBlock));
+    const capacity = capacityClass(most, quant.valueBlock);
+    const block = assembleFusedBlock(segments, { numLayers, numKvHeads, headDim, ...quant }, await this.smoothing(), {
+      capacity: Array<number>(numLayers).fill(capacity),
+      apeScale: this.config.apeScale,
+    });
+    return { block, session: await this.fusedSession(capacity) };
   }
 
   async dispose(): Promise<void> {
     await this.scoring.release();
-    await this.compressed?.release();
+    await this.sessions.release();
   }
 }

@@ -23,6 +23,7 @@ export interface CacheFlagValues {
   aggregation?: CacheConfig['aggregation'];
   headMeanClamp?: boolean;
   keyRotary?: 'pre' | 'post';
+  quantLayout?: CacheConfig['quantLayout'];
   apeTemperature?: number;
   apeScale?: number;
 }
@@ -48,6 +49,12 @@ export function addCacheFlags(cmd: Command): Command {
     .addOption(new Option('--aggregation <mode>', 'window aggregation').choices(['max', 'mean']))
     .option('--head-mean-clamp', 'DefensiveKV prior-risk correction in the defensive scorer')
     .addOption(new Option('--key-rotary <when>', 'quantize keys before or after rotary').choices(['pre', 'post']))
+    .addOption(
+      new Option(
+        '--quant-layout <layout>',
+        'storage of the 2-bit cache: fused (MatMulNBits) where possible, or KIVI',
+      ).choices(['auto', 'kivi', 'fused']),
+    )
     .option(
       '--ape-temperature <t>',
       'APE temperature on segment attention',
@@ -76,6 +83,7 @@ export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
   if (flags.aggregation) config.aggregation = flags.aggregation;
   if (flags.headMeanClamp) config.headMeanClamp = true;
   if (flags.keyRotary) config.preRopeKeys = flags.keyRotary === 'pre';
+  if (flags.quantLayout) config.quantLayout = flags.quantLayout;
   if (flags.apeTemperature !== undefined) config.apeTemperature = flags.apeTemperature;
   if (flags.apeScale !== undefined) config.apeScale = flags.apeScale;
   if (flags.protectLayers) {

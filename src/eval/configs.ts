@@ -15,6 +15,8 @@ interface Named {
 }
 
 const evict = DEFAULT_CACHE_CONFIG.eviction;
+const KIVI_PRE: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: true };
+const KIVI_POST: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: false };
 const q2e = (keepRatio: number, extra: Partial<CacheConfig> = {}, overrides?: Partial<ScorerSteps>): Named => ({
   config: { kBits: 2, vBits: 2, keepRatio, eviction: evict, ...extra },
   overrides,
@@ -46,15 +48,28 @@ const NAMED: Record<string, Named> = {
   'q2-evict50-h2o': q2e(0.5, { eviction: 'h2o' }),
   'q2-g64': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', groupSize: 64 } },
   'q2-evict50-g64': q2e(0.5, { groupSize: 64 }),
-  'q2-postrope': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', preRopeKeys: false } },
-  'q2-evict50-postrope': q2e(0.5, { preRopeKeys: false }),
-  'full-sequential': { config: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none', layout: 'sequential' } },
-  'q2-sequential': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', layout: 'sequential' } },
-  'q2-evict50-sequential': q2e(0.5, { layout: 'sequential' }),
-  'q2-evict50-filler': q2e(0.5, { emptiedSlots: 'filler' }),
-  'q2-evict50-zeros': q2e(0.5, { emptiedSlots: 'zeros' }),
-  'evict50-filler': { config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict, emptiedSlots: 'filler' } },
-  'evict50-zeros': { config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict, emptiedSlots: 'zeros' } },
+  'q2-evict25-g64': q2e(0.25, { groupSize: 64 }),
+  // The KIVI layout (keys per channel, dequantized before attention), with keys before or after rotary.
+  'q2-kivi': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', ...KIVI_PRE } },
+  'q2-evict50-kivi': q2e(0.5, KIVI_PRE),
+  'q2-evict25-kivi': q2e(0.25, KIVI_PRE),
+  'q2-postrope': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', ...KIVI_POST } },
+  'q2-evict50-postrope': q2e(0.5, KIVI_POST),
+  'full-sequential': {
+    config: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none', layout: 'sequential', ...KIVI_POST },
+  },
+  'q2-sequential': {
+    config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', layout: 'sequential', ...KIVI_POST },
+  },
+  'q2-evict50-sequential': q2e(0.5, { layout: 'sequential', ...KIVI_POST }),
+  'q2-evict50-filler': q2e(0.5, { emptiedSlots: 'filler', ...KIVI_PRE }),
+  'q2-evict50-zeros': q2e(0.5, { emptiedSlots: 'zeros', ...KIVI_PRE }),
+  'evict50-filler': {
+    config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict, emptiedSlots: 'filler', ...KIVI_PRE },
+  },
+  'evict50-zeros': {
+    config: { kBits: 16, vBits: 16, keepRatio: 0.5, eviction: evict, emptiedSlots: 'zeros', ...KIVI_PRE },
+  },
   'q2-noprotect': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', protectLayers: 'none' } },
   'q2-ape': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', apeTemperature: 0.9, apeScale: 0.9 } },
 };
@@ -68,11 +83,7 @@ for (const keep of [50, 25]) {
     ['snapkv', { eviction: 'snapkv' }],
   ] as const) {
     for (const layerBudget of ['joint', 'adaptive'] as const) {
-      NAMED[`q2-evict${keep}-${scorer}-${layerBudget}-pre`] = q2e(keep / 100, {
-        ...extra,
-        layerBudget,
-        preRopeKeys: true,
-      });
+      NAMED[`q2-evict${keep}-${scorer}-${layerBudget}-pre`] = q2e(keep / 100, { ...extra, layerBudget, ...KIVI_PRE });
     }
   }
 }

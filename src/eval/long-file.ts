@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { CacheConfig } from '../cache/cache-config';
 import { targetLogits } from '../cache/query-context';
 import type { CacheRuntime } from '../cache/runtime';
-import { compressSegment, scoreSegment } from '../cache/segment-prefill';
+import { scoreSegment } from '../cache/segment-prefill';
 import { fp16BytesPerToken, keptTokenCount, segmentBytes } from '../cache/segment-kv';
 import type { Engine } from '../engine/engine';
 import { scanWorkspace } from '../syntax';
@@ -113,7 +113,7 @@ export async function evalLongFile(
       let logits: Float32Array;
       if (variant) {
         const { runtime } = variant;
-        const kv = compressSegment(scored, runtime.config, runtime.keyBits, variant.overrides, filler);
+        const kv = await runtime.compress(scored, variant.overrides, filler);
         const stats = perConfig.get(name)!;
         stats.bytes += segmentBytes(kv);
         stats.tokens += kv.tokens;

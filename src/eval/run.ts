@@ -13,8 +13,8 @@ import { tailByTokens, offsetOf } from '../cache/prompts';
 import { generateInContext, type QueryContext, targetLogits } from '../cache/query-context';
 import { RepositoryCache } from '../cache/repository-cache';
 import type { CacheRuntime } from '../cache/runtime';
-import { compressSegment, type ScoredSegment, scoreSegment } from '../cache/segment-prefill';
-import { fp16BytesPerToken, segmentBytes, type SegmentKv } from '../cache/segment-kv';
+import { type ScoredSegment, scoreSegment } from '../cache/segment-prefill';
+import { type CachedSegment, fp16BytesPerToken, segmentBytes } from '../cache/segment-kv';
 import type { Engine } from '../engine/engine';
 import { EMPTY_PAST } from '../engine/decoder-session';
 import { generate } from '../engine/generate';
@@ -111,7 +111,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
       }),
     );
     const scored = new Map<string, ScoredSegment>();
-    const compressed = new Map<string, SegmentKv>();
+    const compressed = new Map<string, CachedSegment>();
     try {
       for (const task of repoTasks) {
         opts.progress?.(`task ${++done}/${tasks.length}: ${task.file}:${task.line + 1}`);
@@ -141,16 +141,14 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
           let ctx: QueryContext | null = null;
           if (variant) {
             const { runtime } = variant;
-            const kvs = context.map((e) => {
+            const kvs: CachedSegment[] = [];
+            for (const e of context) {
               const key = `${name}/${e.key}`;
               if (!compressed.has(key)) {
-                compressed.set(
-                  key,
-                  compressSegment(scored.get(e.key)!, runtime.config, runtime.keyBits, variant.overrides),
-                );
+                compressed.set(key, await runtime.compress(scored.get(e.key)!, variant.overrides));
               }
-              return compressed.get(key)!;
-            });
+              kvs.push(compressed.get(key)!);
+            }
             const b = bytes.get(name)!;
             for (const kv of kvs) {
               b.bytes += segmentBytes(kv);

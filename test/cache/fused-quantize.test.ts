@@ -173,8 +173,8 @@ describe('fused block assembly', () => {
         ones,
       );
     const segments = [
-      { tokens: 50, firstPosition: 4, layers: [[head(40, 1), head(20, 2)]] },
-      { tokens: 30, firstPosition: 4, layers: [[head(30, 3), head(30, 4)]] },
+      { layout: 'fused' as const, tokens: 50, firstPosition: 4, layers: [[head(40, 1), head(20, 2)]] },
+      { layout: 'fused' as const, tokens: 30, firstPosition: 4, layers: [[head(30, 3), head(30, 4)]] },
     ];
     const shape = { numLayers: 1, numKvHeads: 2, headDim: d, ...quant };
     const block = assembleFusedBlock(segments, shape, smoothing);

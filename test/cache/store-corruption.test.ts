@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededUniform } from '../../src/cache/quantize/synthetic';
-import type { SegmentKv } from '../../src/cache/segment-kv';
+import type { CachedSegment } from '../../src/cache/segment-kv';
 import {
   CorruptEntryError,
   decodeEntry,
@@ -13,7 +13,7 @@ import {
   entryPath,
   SegmentStore,
 } from '../../src/cache/store';
-import { syntheticSegmentKv, type SyntheticKvShape } from '../../src/cache/store/synthetic-kv';
+import { syntheticFusedSegmentKv, syntheticSegmentKv, type SyntheticKvShape } from '../../src/cache/store/synthetic-kv';
 
 const SHAPE: SyntheticKvShape = {
   layers: 3,
@@ -25,8 +25,15 @@ const SHAPE: SyntheticKvShape = {
   groupSize: 16,
   keepRatio: 0.6,
 };
-const KV = syntheticSegmentKv(11, SHAPE);
-const GOOD = encodeEntry(KV);
+/** One entry per storage layout; the fused one at the bits MatMulNBits reads (2, 4, 16). */
+const LAYOUTS = [
+  { layout: 'kivi', kv: syntheticSegmentKv(11, SHAPE) as CachedSegment, blockWords: 9 },
+  {
+    layout: 'fused',
+    kv: syntheticFusedSegmentKv(11, { ...SHAPE, kBits: [2, 16, 4], vBits: [4, 2, 16] }) as CachedSegment,
+    blockWords: 11,
+  },
+];
 const KEY = 'c0'.repeat(32);
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-store-corrupt-'));
 
@@ -35,7 +42,7 @@ afterAll(() => fs.rmSync(DIR, { recursive: true, force: true }));
 type Damage = { name: string; bytes: Uint8Array };
 
 /** Single and multiple byte flips anywhere (header and payload), truncations, an empty file, appended bytes. */
-function damaged(seed: number): Damage {
+function damaged(seed: number, GOOD: Uint8Array): Damage {
   const u = seededUniform(seed);
   const int = (n: number) => Math.floor(u() * n);
   const bytes = GOOD.slice();
@@ -68,10 +75,12 @@ function damaged(seed: number): Damage {
   }
 }
 
-describe('corrupt segment entries', () => {
+describe.each(LAYOUTS)('corrupt segment entries ($layout layout)', ({ kv: KV, blockWords }) => {
+  const GOOD = encodeEntry(KV);
+
   it('decodeEntry throws CorruptEntryError for every damaged entry', () => {
     for (let seed = 0; seed < 600; seed++) {
-      const { name, bytes } = damaged(seed);
+      const { name, bytes } = damaged(seed, GOOD);
       expect(() => decodeEntry(bytes), `seed ${seed}: ${name}`).toThrow(CorruptEntryError);
     }
   });
@@ -81,7 +90,7 @@ describe('corrupt segment entries', () => {
     const file = entryPath(store.root, KEY);
     const seeds = 300;
     for (let seed = 0; seed < seeds; seed++) {
-      const { name, bytes } = damaged(seed);
+      const { name, bytes } = damaged(seed, GOOD);
       store.put(KEY, KV);
       fs.writeFileSync(file, bytes);
       expect(store.get(KEY), `seed ${seed}: ${name}`).toBeNull();
@@ -99,10 +108,10 @@ describe('corrupt segment entries', () => {
   });
 
   it('a re-signed entry with a rewritten directory is refused or decodes to exactly its own bytes', () => {
-    // Words in the directory: 3 + layers + heads · (1 + 2 · 9). The checksum is recomputed after each change,
+    // Words in the directory: 3 + layers + heads · (1 + 2 · blockWords). The checksum is recomputed after each change,
     // so only the length and shape validation stands between these bytes and an out-of-bounds read.
     const heads = SHAPE.layers * SHAPE.kvHeads;
-    const dirWords = 3 + SHAPE.layers + heads * 19;
+    const dirWords = 3 + SHAPE.layers + heads * (1 + 2 * blockWords);
     const u = seededUniform(7);
     let refused = 0;
     let accepted = 0;
@@ -116,7 +125,7 @@ describe('corrupt segment entries', () => {
         view.setUint32(at, choices[Math.floor(u() * choices.length)] >>> 0, true);
       }
       bytes.set(createHash('sha256').update(bytes.subarray(ENTRY_HEADER_BYTES)).digest(), 16);
-      let kv: SegmentKv;
+      let kv: CachedSegment;
       try {
         kv = decodeEntry(bytes);
       } catch (err) {

@@ -62,7 +62,8 @@ describe('segmentKey', () => {
       { protectLayers: [0, 27] },
       { protectLayers: [27, 0] },
       { protectBits: 8 },
-      { preRopeKeys: false },
+      { preRopeKeys: true },
+      { quantLayout: 'kivi' },
       { headMeanClamp: true },
     ];
     for (const change of changes) {

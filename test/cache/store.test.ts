@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bits } from '../../src/cache/cache-config';
 import { seededUniform } from '../../src/cache/quantize/synthetic';
-import type { SegmentKv } from '../../src/cache/segment-kv';
+import type { CachedSegment, SegmentKv } from '../../src/cache/segment-kv';
 import {
   decodeEntry,
   encodeEntry,
@@ -13,7 +13,12 @@ import {
   STORE_FORMAT_VERSION,
   versionDir,
 } from '../../src/cache/store';
-import { segmentKvDifference, syntheticSegmentKv, type SyntheticKvShape } from '../../src/cache/store/synthetic-kv';
+import {
+  segmentKvDifference,
+  syntheticFusedSegmentKv,
+  syntheticSegmentKv,
+  type SyntheticKvShape,
+} from '../../src/cache/store/synthetic-kv';
 
 const ALL_BITS: Bits[] = [2, 4, 8, 16];
 const dirs: string[] = [];
@@ -32,9 +37,9 @@ function key(n: number): string {
   return n.toString(16).padStart(2, '0').repeat(32);
 }
 
-function expectSameKv(actual: SegmentKv | null, expected: SegmentKv): void {
+function expectSameKv(actual: CachedSegment | null, expected: CachedSegment): void {
   expect(actual).not.toBeNull();
-  expect(segmentKvDifference(actual as SegmentKv, expected)).toBeNull();
+  expect(segmentKvDifference(actual!, expected)).toBeNull();
 }
 
 /** A random shape per seed: 1–4 layers, 1–3 heads, mixed bits per layer, empty kept lists included. */
@@ -77,6 +82,30 @@ describe('segment entry format', () => {
       expectSameKv(decodeEntry(bytes), kv);
       // Deterministic: equal objects give equal files.
       expect(Buffer.from(encodeEntry(decodeEntry(bytes))).equals(Buffer.from(bytes))).toBe(true);
+    }
+    expect(empties).toBeGreaterThan(0);
+  });
+
+  it('round-trips fused-layout segments bit for bit (bits 2/4/16, centered keys, empty kept lists)', () => {
+    let empties = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      const shape = randomShape(seed);
+      const fusedBits = (bits: Bits[]) => bits.map((b) => (b === 8 ? 4 : b));
+      const kv = syntheticFusedSegmentKv(seed, {
+        ...shape,
+        kBits: fusedBits(shape.kBits),
+        vBits: fusedBits(shape.vBits),
+        groupSize: 16,
+        headDim: 32,
+      });
+      empties += kv.layers.flat().filter((h) => h.kept.length === 0).length;
+      const bytes = encodeEntry(kv);
+      const back = decodeEntry(bytes);
+      expect(back.layout).toBe('fused');
+      expectSameKv(back, kv);
+      expect(Buffer.from(encodeEntry(back)).equals(Buffer.from(bytes))).toBe(true);
+      // The same tokens in the KIVI layout are a different entry, never confused with it.
+      expect(segmentKvDifference(back, syntheticSegmentKv(seed, { ...shape, headDim: 32 }))).toBe('layout');
     }
     expect(empties).toBeGreaterThan(0);
   });

@@ -6,7 +6,7 @@
 import type { CacheConfig } from '../cache-config';
 import type { ScorerSteps } from '../eviction/types';
 import { evictScored, gatherHead, type ScoredSegment } from '../segment-prefill';
-import { type FusedQuantized, fusedBytes, quantizeFusedKeys, quantizeFusedValues } from './quantize';
+import { type FusedQuantized, quantizeFusedKeys, quantizeFusedValues } from './quantize';
 import type { KeySmoothing } from './smoothing';
 
 export interface FusedHeadKv {
@@ -17,6 +17,7 @@ export interface FusedHeadKv {
 }
 
 export interface FusedSegmentKv {
+  layout: 'fused';
   tokens: number;
   firstPosition: number;
   /** [layer][kvHead]. */
@@ -85,13 +86,5 @@ export function compressSegmentFused(
       );
     }),
   );
-  return { tokens: n, firstPosition: scored.shape.sinkLen, layers };
-}
-
-export function fusedSegmentBytes(segment: FusedSegmentKv): number {
-  let bytes = 0;
-  for (const layer of segment.layers) {
-    for (const head of layer) bytes += head.kept.byteLength + fusedBytes(head.keys) + fusedBytes(head.values);
-  }
-  return bytes;
+  return { layout: 'fused', tokens: n, firstPosition: scored.shape.sinkLen, layers };
 }

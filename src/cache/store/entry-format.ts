@@ -5,7 +5,8 @@
  *   header (48 bytes)
  *     0  magic "RKV1"
  *     4  u32 format version (STORE_FORMAT_VERSION)
- *     8  u32 flags, 0 (reserved: any other value is refused, so a future use cannot be misread)
+ *     8  u32 flags: the storage layout, 0 = KIVI (SegmentKv), 1 = fused (FusedSegmentKv); any other value is
+ *        refused, so a future use cannot be misread
  *    12  u32 payload bytes = file bytes − 48
  *    16  sha256 of the payload (32 bytes)
  *   payload
@@ -13,10 +14,11 @@
  *       tokens, firstPosition, layerCount, headCount[layerCount],
  *       per head (layer-major): keptLength, then for keys and for values:
  *         bits, groupSize, tokens, channels, codesBytes, minsCount, scalesCount, hasRaw (0 | 1), rawCount
+ *         (fused layout: groupSize is the block size, and two more words follow: centerGroup, centersCount)
  *     zero padding to 8
  *     data, per head in the same order, each array followed by zero padding to 8:
  *       kept (u16), keys.codes (u8), keys.mins (u16), keys.scales (u16), keys.raw (f32, empty when absent),
- *       then the same four for values
+ *       (fused layout: keys.centers (u16)), then the same for values
  *
  * Every header field is checked directly and everything else is covered by the digest; after the digest matches,
  * the directory is still re-validated against the payload's size and the SegmentKv invariants, so an entry that is
@@ -24,9 +26,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { Bits } from '../cache-config';
+import type { FusedHeadKv, FusedSegmentKv } from '../fused/segment';
+import type { FusedQuantized } from '../fused/quantize';
 import type { QuantizedBlock } from '../quantize';
-import type { HeadKv, SegmentKv } from '../segment-kv';
+import { type CachedSegment, type HeadKv, isFused, type SegmentKv } from '../segment-kv';
 import { checkSegmentKv, U32_MAX } from './entry-shape';
+import { checkFusedSegmentKv } from './fused-entry-shape';
 
 /** Bump when the bytes change meaning: it is part of every key and names the store's folder (`v<N>`). */
 export const STORE_FORMAT_VERSION = 1;
@@ -34,7 +39,10 @@ export const ENTRY_MAGIC = 'RKV1';
 export const ENTRY_HEADER_BYTES = 48;
 const DIGEST_OFFSET = 16;
 const ALIGN = 8;
-const BLOCK_WORDS = 9;
+const KIVI_FLAGS = 0;
+const FUSED_FLAGS = 1;
+const BLOCK_WORDS = { [KIVI_FLAGS]: 9, [FUSED_FLAGS]: 11 } as const;
+type LayoutFlags = keyof typeof BLOCK_WORDS;
 
 /** A stored entry that cannot be trusted: the caller discards it and recomputes the segment. */
 export class CorruptEntryError extends Error {
@@ -55,18 +63,24 @@ function bytesOf(a: Uint8Array | Uint16Array | Float32Array): Uint8Array {
 
 const NO_RAW = new Float32Array(0);
 
-/** The arrays of one head in file order. */
-function headArrays(head: HeadKv): (Uint8Array | Uint16Array | Float32Array)[] {
-  const { keys: k, values: v } = head;
-  return [head.kept, k.codes, k.mins, k.scales, k.raw ?? NO_RAW, v.codes, v.mins, v.scales, v.raw ?? NO_RAW];
+type AnyBlock = QuantizedBlock | FusedQuantized;
+
+function blockArrays(q: AnyBlock): (Uint8Array | Uint16Array | Float32Array)[] {
+  const arrays = [q.codes, q.mins, q.scales, q.raw ?? NO_RAW];
+  return 'centers' in q ? [...arrays, q.centers] : arrays;
 }
 
-function blockWords(q: QuantizedBlock): number[] {
+/** The arrays of one head in file order. */
+function headArrays(head: HeadKv | FusedHeadKv): (Uint8Array | Uint16Array | Float32Array)[] {
+  return [head.kept, ...blockArrays(head.keys), ...blockArrays(head.values)];
+}
+
+function blockWords(q: AnyBlock): number[] {
   const hasRaw = q.raw !== undefined;
   const raw = q.raw ?? NO_RAW;
-  return [
+  const words = [
     q.bits,
-    q.groupSize,
+    'centers' in q ? q.blockSize : q.groupSize,
     q.tokens,
     q.channels,
     q.codes.length,
@@ -75,18 +89,21 @@ function blockWords(q: QuantizedBlock): number[] {
     +hasRaw,
     raw.length,
   ];
+  return 'centers' in q ? [...words, q.centerGroup, q.centers.length] : words;
 }
 
 function payloadDigest(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes.subarray(ENTRY_HEADER_BYTES)).digest();
 }
 
-/** Serialises a SegmentKv; throws RangeError / TypeError if it breaks an invariant (see entry-shape.ts). */
-export function encodeEntry(kv: SegmentKv): Uint8Array {
+/** Serialises a cached segment; throws RangeError / TypeError if it breaks an invariant (entry-shape.ts). */
+export function encodeEntry(kv: CachedSegment): Uint8Array {
   if (!LITTLE_ENDIAN) throw new Error('the segment store needs a little-endian host');
-  checkSegmentKv(kv);
-  const heads = kv.layers.flat();
-  const dirWords = 3 + kv.layers.length + heads.length * (1 + 2 * BLOCK_WORDS);
+  const flags: LayoutFlags = isFused(kv) ? FUSED_FLAGS : KIVI_FLAGS;
+  if (isFused(kv)) checkFusedSegmentKv(kv);
+  else checkSegmentKv(kv);
+  const heads: (HeadKv | FusedHeadKv)[] = kv.layers.flat();
+  const dirWords = 3 + kv.layers.length + heads.length * (1 + 2 * BLOCK_WORDS[flags]);
   let size = ENTRY_HEADER_BYTES + align(4 * dirWords);
   for (const head of heads) for (const a of headArrays(head)) size += align(a.byteLength);
   if (size - ENTRY_HEADER_BYTES > U32_MAX) throw new RangeError(`segment entry of ${size} bytes exceeds 4 GiB`);
@@ -96,7 +113,7 @@ export function encodeEntry(kv: SegmentKv): Uint8Array {
   const view = new DataView(bytes.buffer);
   bytes.set(Buffer.from(ENTRY_MAGIC, 'latin1'), 0);
   view.setUint32(4, STORE_FORMAT_VERSION, true);
-  view.setUint32(8, 0, true);
+  view.setUint32(8, flags, true);
   view.setUint32(12, size - ENTRY_HEADER_BYTES, true);
 
   let at = ENTRY_HEADER_BYTES;
@@ -127,7 +144,7 @@ function corrupt(reason: string): never {
 }
 
 /** Checks the header and the digest; returns the bytes (realigned if needed) and a view on them. */
-function verified(input: Uint8Array): { bytes: Uint8Array; view: DataView } {
+function verified(input: Uint8Array): { bytes: Uint8Array; view: DataView; flags: LayoutFlags } {
   if (input.length < ENTRY_HEADER_BYTES) corrupt(`${input.length} bytes, shorter than the header`);
   // Typed-array views need aligned offsets in their buffer; a misaligned input (a pooled Buffer) is copied once.
   const bytes = input.byteOffset % ALIGN === 0 ? input : new Uint8Array(input);
@@ -135,23 +152,25 @@ function verified(input: Uint8Array): { bytes: Uint8Array; view: DataView } {
   if (Buffer.from(bytes.buffer, bytes.byteOffset, 4).toString('latin1') !== ENTRY_MAGIC) corrupt('bad magic');
   const version = view.getUint32(4, true);
   if (version !== STORE_FORMAT_VERSION) corrupt(`format version ${version}, expected ${STORE_FORMAT_VERSION}`);
-  if (view.getUint32(8, true) !== 0) corrupt('unknown flags');
+  const flags = view.getUint32(8, true);
+  if (flags !== KIVI_FLAGS && flags !== FUSED_FLAGS) corrupt('unknown flags');
   const payload = view.getUint32(12, true);
   if (payload !== bytes.length - ENTRY_HEADER_BYTES) {
     corrupt(`header says ${payload} payload bytes, file holds ${bytes.length - ENTRY_HEADER_BYTES}`);
   }
   const stored = bytes.subarray(DIGEST_OFFSET, ENTRY_HEADER_BYTES);
   if (!payloadDigest(bytes).equals(stored)) corrupt('checksum mismatch');
-  return { bytes, view };
+  return { bytes, view, flags };
 }
 
 /**
- * Rebuilds the SegmentKv of an entry, or throws CorruptEntryError. The arrays are views into one buffer holding
- * the entry (no per-array copy); they are the caller's to keep.
+ * Rebuilds the cached segment of an entry, or throws CorruptEntryError. The arrays are views into one buffer
+ * holding the entry (no per-array copy); they are the caller's to keep.
  */
-export function decodeEntry(input: Uint8Array): SegmentKv {
+export function decodeEntry(input: Uint8Array): CachedSegment {
   if (!LITTLE_ENDIAN) throw new Error('the segment store needs a little-endian host');
-  const { bytes, view } = verified(input);
+  const { bytes, view, flags } = verified(input);
+  const blockWordCount = BLOCK_WORDS[flags];
   let at = ENTRY_HEADER_BYTES;
   // Every directory read is bounded by the payload, so a huge count ends in an error after at most
   // payload/4 reads: nothing is allocated from a count before the bytes it describes are known to exist.
@@ -171,8 +190,8 @@ export function decodeEntry(input: Uint8Array): SegmentKv {
   for (let l = 0; l < layerCount; l++) {
     for (let h = 0; h < headCounts[l]; h++) {
       const kept = word();
-      const keys = Array.from({ length: BLOCK_WORDS }, word);
-      const values = Array.from({ length: BLOCK_WORDS }, word);
+      const keys = Array.from({ length: blockWordCount }, word);
+      const values = Array.from({ length: blockWordCount }, word);
       shapes[l].push({ kept, keys, values });
     }
   }
@@ -206,16 +225,37 @@ export function decodeEntry(input: Uint8Array): SegmentKv {
     else if (raw !== 0) corrupt('raw data without the raw flag');
     return q;
   };
+  const fusedBlock = (kind: FusedQuantized['kind'], w: number[]): FusedQuantized => {
+    const { groupSize, ...rest } = block(kind, w);
+    return { ...rest, blockSize: groupSize, centerGroup: w[9], centers: u16(w[10]) };
+  };
 
+  const check = (kv: CachedSegment) => {
+    try {
+      if (isFused(kv)) checkFusedSegmentKv(kv);
+      else checkSegmentKv(kv);
+    } catch (err) {
+      corrupt((err as Error).message);
+    }
+  };
+  if (flags === FUSED_FLAGS) {
+    const layers: FusedHeadKv[][] = shapes.map((layer) =>
+      layer.map((s) => ({
+        kept: u16(s.kept),
+        keys: fusedBlock('keys', s.keys),
+        values: fusedBlock('values', s.values),
+      })),
+    );
+    if (at !== bytes.length) corrupt(`${bytes.length - at} unexplained bytes after the last array`);
+    const kv: FusedSegmentKv = { layout: 'fused', tokens, firstPosition, layers };
+    check(kv);
+    return kv;
+  }
   const layers: HeadKv[][] = shapes.map((layer) =>
     layer.map((s) => ({ kept: u16(s.kept), keys: block('keys', s.keys), values: block('values', s.values) })),
   );
   if (at !== bytes.length) corrupt(`${bytes.length - at} unexplained bytes after the last array`);
   const kv: SegmentKv = { tokens, firstPosition, layers };
-  try {
-    checkSegmentKv(kv);
-  } catch (err) {
-    corrupt((err as Error).message);
-  }
+  check(kv);
   return kv;
 }

@@ -12,13 +12,13 @@ import type { SegmentKv } from '../segment-kv';
 /** Header words are u32. */
 export const U32_MAX = 0xffffffff;
 
-function isU32(n: number): boolean {
+export function isU32(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0 && n <= U32_MAX;
 }
 
 type ArrayClass = { new (...args: never[]): unknown; name: string };
 
-function expectArray(value: unknown, ctor: ArrayClass, what: string): void {
+export function expectArray(value: unknown, ctor: ArrayClass, what: string): void {
   if (!(value instanceof ctor)) throw new TypeError(`${what} must be a ${ctor.name}`);
 }
 
@@ -64,13 +64,17 @@ export function checkSegmentKv(kv: SegmentKv): void {
           `${where}: ${n} kept tokens but keys/values hold ${head.keys.tokens}/${head.values.tokens}`,
         );
       }
-      // Kept indices address the segment's own tokens, ascending: positions are derived from them at query time.
-      for (let i = 0; i < n; i++) {
-        const t = head.kept[i];
-        if (t >= kv.tokens || (i > 0 && t <= head.kept[i - 1])) {
-          throw new RangeError(`${where}: kept[${i}] = ${t} is out of order or beyond ${kv.tokens} tokens`);
-        }
-      }
+      checkKeptIndices(head.kept, kv.tokens, where);
     });
   });
+}
+
+/** Kept indices address the segment's own tokens, ascending: positions are derived from them at query time. */
+export function checkKeptIndices(kept: Uint16Array, tokens: number, where: string): void {
+  for (let i = 0; i < kept.length; i++) {
+    const t = kept[i];
+    if (t >= tokens || (i > 0 && t <= kept[i - 1])) {
+      throw new RangeError(`${where}: kept[${i}] = ${t} is out of order or beyond ${tokens} tokens`);
+    }
+  }
 }

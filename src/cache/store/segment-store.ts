@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { SegmentKv } from '../segment-kv';
+import type { CachedSegment } from '../segment-kv';
 import { CorruptEntryError, decodeEntry, encodeEntry, STORE_FORMAT_VERSION } from './entry-format';
 import {
   ENTRY_SUFFIX,
@@ -98,7 +98,7 @@ export class SegmentStore {
   }
 
   /** The stored segment, or null if absent or corrupt (a corrupt file is deleted: it is recomputed, never trusted). */
-  get(key: string): SegmentKv | null {
+  get(key: string): CachedSegment | null {
     checkKey(key);
     const file = entryPath(this.root, key);
     const bytes = readFileOrNull(file);
@@ -107,7 +107,7 @@ export class SegmentStore {
       this.misses++;
       return null;
     }
-    let kv: SegmentKv;
+    let kv: CachedSegment;
     try {
       kv = decodeEntry(bytes);
     } catch (err) {
@@ -134,7 +134,7 @@ export class SegmentStore {
    * Stores (or replaces) a segment atomically. An entry larger than the whole bound is not written: it would
    * evict everything else and then itself. Throws if `kv` breaks a SegmentKv invariant or the write fails.
    */
-  put(key: string, kv: SegmentKv): void {
+  put(key: string, kv: CachedSegment): void {
     checkKey(key);
     const bytes = encodeEntry(kv);
     if (bytes.length > this.maxBytes) return;

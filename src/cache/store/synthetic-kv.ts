@@ -4,9 +4,10 @@
  * a writer stored without the two sharing memory.
  */
 import type { Bits } from '../cache-config';
+import { type FusedHeadKv, type FusedSegmentKv, quantizeFusedHead } from '../fused/segment';
 import { quantizeKeys, quantizeValues } from '../quantize';
 import { seededUniform, syntheticBlock } from '../quantize/synthetic';
-import type { HeadKv, SegmentKv } from '../segment-kv';
+import type { CachedSegment, HeadKv, SegmentKv } from '../segment-kv';
 
 export interface SyntheticKvShape {
   layers: number;
@@ -53,6 +54,38 @@ export function syntheticSegmentKv(seed: number, shape: SyntheticKvShape): Segme
   return { tokens: shape.tokens, firstPosition: shape.firstPosition ?? 4, layers };
 }
 
+/**
+ * The fused-layout counterpart (src/cache/fused), from the same random blocks: groupSize is both MatMulNBits
+ * block size (channels for keys, tokens for values) and the keys' center group; smoothing by powers of two.
+ */
+export function syntheticFusedSegmentKv(seed: number, shape: SyntheticKvShape): FusedSegmentKv {
+  const rand = seededUniform(seed);
+  const d = shape.headDim;
+  const smooth = Float32Array.from({ length: d }, (_, c) => 2 ** (c % 3));
+  const keyBits = Array.from({ length: shape.layers }, (_, l) => shape.kBits[l % shape.kBits.length]);
+  const layers: FusedHeadKv[][] = [];
+  for (let l = 0; l < shape.layers; l++) {
+    const heads: FusedHeadKv[] = [];
+    const quant = {
+      keyBits,
+      valueBits: shape.vBits[l % shape.vBits.length],
+      keyBlock: shape.groupSize,
+      valueBlock: shape.groupSize,
+      centerKeys: true,
+    };
+    for (let h = 0; h < shape.kvHeads; h++) {
+      const kept = keptIndices(shape.tokens, shape.keepRatio, rand);
+      const n = kept.length;
+      const blockSeed = (seed * 7919 + l * 131 + h) >>> 0;
+      const keys = syntheticBlock(n, d, blockSeed, { outlierChannels: d > 2 ? [1] : [] });
+      const values = syntheticBlock(n, d, blockSeed ^ 0x5bd1e995);
+      heads.push(quantizeFusedHead(kept, keys, values, d, l, quant, smooth));
+    }
+    layers.push(heads);
+  }
+  return { layout: 'fused', tokens: shape.tokens, firstPosition: shape.firstPosition ?? 4, layers };
+}
+
 type StoredArray = Uint8Array | Uint16Array | Float32Array;
 
 function sameArray(a: StoredArray | undefined, b: StoredArray | undefined): boolean {
@@ -62,11 +95,13 @@ function sameArray(a: StoredArray | undefined, b: StoredArray | undefined): bool
 }
 
 /**
- * The first difference between two SegmentKvs, or null if they are bit-identical: same shape, same scalars,
- * same array classes and bytes (so NaN payloads and -0 count, unlike a value comparison), raw present in both or
- * neither. Byte comparison keeps multi-MB entries cheap to check, where an element-wise deep equal takes seconds.
+ * The first difference between two cached segments (either layout), or null if they are bit-identical: same
+ * layout and shape, same scalars, same array classes and bytes (so NaN payloads and -0 count, unlike a value
+ * comparison), optional arrays present in both or neither. Byte comparison keeps multi-MB entries cheap to check,
+ * where an element-wise deep equal takes seconds.
  */
-export function segmentKvDifference(a: SegmentKv, b: SegmentKv): string | null {
+export function segmentKvDifference(a: CachedSegment, b: CachedSegment): string | null {
+  if ((a.layout ?? 'kivi') !== (b.layout ?? 'kivi')) return 'layout';
   if (a.tokens !== b.tokens || a.firstPosition !== b.firstPosition) return 'tokens or firstPosition';
   if (a.layers.length !== b.layers.length) return 'layer count';
   for (let l = 0; l < a.layers.length; l++) {
@@ -75,14 +110,15 @@ export function segmentKvDifference(a: SegmentKv, b: SegmentKv): string | null {
       const [x, y] = [a.layers[l][h], b.layers[l][h]];
       if (!sameArray(x.kept, y.kept)) return `layer ${l} head ${h}: kept`;
       for (const part of ['keys', 'values'] as const) {
-        const [p, q] = [x[part], y[part]];
+        const p = x[part] as unknown as Record<string, unknown>;
+        const q = y[part] as unknown as Record<string, unknown>;
         const where = `layer ${l} head ${h} ${part}`;
-        for (const field of ['kind', 'bits', 'groupSize', 'tokens', 'channels'] as const) {
-          if (p[field] !== q[field]) return `${where}: ${field}`;
-        }
-        if ('raw' in p !== 'raw' in q) return `${where}: raw present in one only`;
-        for (const field of ['codes', 'mins', 'scales', 'raw'] as const) {
-          if (!sameArray(p[field], q[field])) return `${where}: ${field}`;
+        for (const field of new Set([...Object.keys(p), ...Object.keys(q)])) {
+          if (!(field in p) || !(field in q)) return `${where}: ${field} present in one only`;
+          const [u, v] = [p[field], q[field]];
+          const same =
+            ArrayBuffer.isView(u) && ArrayBuffer.isView(v) ? sameArray(u as StoredArray, v as StoredArray) : u === v;
+          if (!same) return `${where}: ${field}`;
         }
       }
     }
