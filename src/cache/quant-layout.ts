@@ -22,8 +22,13 @@ export function fusedObstacle(config: CacheConfig, headDim: number): string | nu
   return null;
 }
 
-export function effectiveQuantLayout(config: CacheConfig, headDim: number): 'kivi' | 'fused' {
+/**
+ * `auto` chooses fused on the CPU only: that is where it was measured faster (and where MatMulNBits with the block
+ * as a graph input was checked at 2 bits); GPU providers keep the KIVI layout until measured there.
+ */
+export function effectiveQuantLayout(config: CacheConfig, headDim: number, provider = 'cpu'): 'kivi' | 'fused' {
   if (config.quantLayout === 'kivi') return 'kivi';
+  if (config.quantLayout === 'auto' && provider !== 'cpu') return 'kivi';
   const obstacle = fusedObstacle(config, headDim);
   if (config.quantLayout === 'fused' && obstacle) throw new Error(`--quant-layout fused: ${obstacle}`);
   return obstacle ? 'kivi' : 'fused';

@@ -246,7 +246,12 @@ export class RepositoryCache {
   private keyOf(segment: Segment): string {
     return segmentKey({
       modelId: this.engine.checkpoint.identity,
-      config: { ...keyedConfig(this.runtime.config), keyBits: this.runtime.keyBits },
+      // The resolved layout, not `auto`: the same settings store different bytes on different providers.
+      config: {
+        ...keyedConfig(this.runtime.config),
+        keyBits: this.runtime.keyBits,
+        quantLayout: this.runtime.quantLayout,
+      },
       sinkPrefix: this.runtime.sinkPrefix,
       segmentText: segment.text,
     });

@@ -77,7 +77,7 @@ export class CacheRuntime {
     private readonly smoothings: SmoothingCache,
     private readonly log: Logger,
   ) {
-    this.quantLayout = effectiveQuantLayout(config, engine.config.headDim);
+    this.quantLayout = effectiveQuantLayout(config, engine.config.headDim, engine.session.provider);
   }
 
   static async create(
@@ -86,7 +86,8 @@ export class CacheRuntime {
     repoName: string,
     log: Logger = () => {},
   ): Promise<CacheRuntime> {
-    effectiveQuantLayout(config, engine.config.headDim); // refuse an impossible configuration before any work
+    // Refuse an impossible configuration before any work.
+    effectiveQuantLayout(config, engine.config.headDim, engine.session.provider);
     const fim = engine.fim;
     const ids = sinkIds(engine.encode(fim ? formatRepoHeader(fim, repoName) : ''), config.sinkTokens);
     const sink = await prefillSink(engine.session, ids);
@@ -107,7 +108,7 @@ export class CacheRuntime {
     const probeIds = engine.encode(`\n${fim?.fileSepToken ?? ''}`);
     const runtime = new CacheRuntime(engine, config, scoring, sink, sinkPrefix, calibration, probeIds, new Map(), log);
     if (runtime.quantLayout === 'fused') await runtime.smoothing();
-    log(`cache layout: ${runtime.quantLayout}`);
+    log(`cache layout: ${runtime.quantLayout} (${config.quantLayout} on ${engine.session.provider})`);
     return runtime;
   }
 

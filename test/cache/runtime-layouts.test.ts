@@ -73,6 +73,9 @@ describe('the cache runtime in the fused and KIVI layouts', () => {
       /before rotary/,
     );
     expect(effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, quantLayout: 'kivi' }, d)).toBe('kivi');
+    // Measured faster on the CPU only: GPU providers keep KIVI unless fused is asked for.
+    expect(effectiveQuantLayout(DEFAULT_CACHE_CONFIG, d, 'cuda')).toBe('kivi');
+    expect(effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, quantLayout: 'fused' }, d, 'webgpu')).toBe('fused');
   });
 
   it('at 16 bits with nothing evicted, the fused query gives the KIVI query logits', async () => {
