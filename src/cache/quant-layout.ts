@@ -19,6 +19,9 @@ export function fusedObstacle(config: CacheConfig, headDim: number): string | nu
   if (!MATMUL_NBITS_BLOCK_SIZES.includes(config.groupSize) || headDim % config.groupSize !== 0) {
     return `group size ${config.groupSize} is not a MatMulNBits block size dividing the head size ${headDim}`;
   }
+  if (!MATMUL_NBITS_BLOCK_SIZES.includes(config.valueBlock)) {
+    return `value block ${config.valueBlock} is not a MatMulNBits block size (${MATMUL_NBITS_BLOCK_SIZES.join(', ')})`;
+  }
   return null;
 }
 

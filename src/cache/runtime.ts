@@ -197,20 +197,20 @@ export class CacheRuntime {
     return { keys: dequantizeKeys(head.keys), values: dequantizeValues(head.values) };
   }
 
-  /** The fused layout's blocks: MatMulNBits block sizes equal to the group size, keys centered per value block. */
+  /** The fused layout's blocks: keys per token over `groupSize` channels, centered per value block. */
   fusedQuant(): FusedQuantConfig {
     return {
       keyBits: this.keyBits,
       valueBits: this.config.vBits,
       keyBlock: this.config.groupSize,
-      valueBlock: this.config.groupSize,
+      valueBlock: this.config.valueBlock,
       centerKeys: true,
     };
   }
 
   /** The key smoothing vector of this model for the fused layout (calibrated once, shared by derived runtimes). */
   smoothing(): Promise<KeySmoothing> {
-    const centerGroup = this.config.groupSize;
+    const centerGroup = this.config.valueBlock;
     let s = this.smoothings.get(centerGroup);
     if (!s) {
       s = calibrateKeySmoothing(this.scoring, this.sink, (t) => this.engine.encode(t), undefined, centerGroup);

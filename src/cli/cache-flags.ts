@@ -12,6 +12,7 @@ export interface CacheFlagValues {
   kBits?: string;
   vBits?: string;
   groupSize?: number;
+  valueBlock?: number;
   sinkTokens?: number;
   keepRatio?: number;
   eviction?: CacheConfig['eviction'];
@@ -36,6 +37,7 @@ export function addCacheFlags(cmd: Command): Command {
     .addOption(new Option('--k-bits <n>', 'bits for keys').choices(BITS))
     .addOption(new Option('--v-bits <n>', 'bits for values').choices(BITS))
     .option('--group-size <n>', 'quantization group size', parseNumber('--group-size', true, 1))
+    .option('--value-block <n>', 'fused layout: tokens per value block', parseNumber('--value-block', true, 16))
     .option('--sink-tokens <n>', 'full-precision sink tokens', parseNumber('--sink-tokens', true, 0))
     .option('--keep-ratio <f>', 'fraction of segment tokens kept', parseNumber('--keep-ratio', false, 0))
     .addOption(new Option('--eviction <policy>', 'eviction policy').choices(['none', 'snapkv', 'defensive', 'h2o']))
@@ -70,6 +72,7 @@ export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
   if (flags.kBits) config.kBits = bits(flags.kBits);
   if (flags.vBits) config.vBits = bits(flags.vBits);
   if (flags.groupSize !== undefined) config.groupSize = flags.groupSize;
+  if (flags.valueBlock !== undefined) config.valueBlock = flags.valueBlock;
   if (flags.sinkTokens !== undefined) config.sinkTokens = flags.sinkTokens;
   if (flags.keepRatio !== undefined) {
     if (flags.keepRatio > 1) throw new CliError('--keep-ratio must be between 0 and 1');

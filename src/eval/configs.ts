@@ -49,6 +49,10 @@ const NAMED: Record<string, Named> = {
   'q2-g64': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', groupSize: 64 } },
   'q2-evict50-g64': q2e(0.5, { groupSize: 64 }),
   'q2-evict25-g64': q2e(0.25, { groupSize: 64 }),
+  // The fused layout with value blocks of 32 tokens (the default is 64).
+  'q2-vb32': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', valueBlock: 32 } },
+  'q2-evict50-vb32': q2e(0.5, { valueBlock: 32 }),
+  'q2-evict25-vb32': q2e(0.25, { valueBlock: 32 }),
   // The KIVI layout (keys per channel, dequantized before attention), with keys before or after rotary.
   'q2-kivi': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', ...KIVI_PRE } },
   'q2-evict50-kivi': q2e(0.5, KIVI_PRE),

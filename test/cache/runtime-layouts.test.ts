@@ -69,6 +69,9 @@ describe('the cache runtime in the fused and KIVI layouts', () => {
     expect(effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, kBits: 8, vBits: 8 }, d)).toBe('kivi');
     expect(effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, layout: 'sequential' }, d)).toBe('kivi');
     expect(effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, groupSize: 24 }, d)).toBe('kivi');
+    expect(() => effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, quantLayout: 'fused', valueBlock: 48 }, d)).toThrow(
+      /value block 48/,
+    );
     expect(() => effectiveQuantLayout({ ...DEFAULT_CACHE_CONFIG, quantLayout: 'fused', preRopeKeys: true }, d)).toThrow(
       /before rotary/,
     );
