@@ -107,7 +107,11 @@ export class CacheRuntime {
     // What a reader of the next file would look back at: a line end and the next file's separator.
     const probeIds = engine.encode(`\n${fim?.fileSepToken ?? ''}`);
     const runtime = new CacheRuntime(engine, config, scoring, sink, sinkPrefix, calibration, probeIds, new Map(), log);
-    if (runtime.quantLayout === 'fused') await runtime.smoothing();
+    if (runtime.quantLayout === 'fused') {
+      await runtime.smoothing();
+      // The smallest capacity class serves most queries: build its graph now rather than in the first completion.
+      await runtime.fusedSession(capacityClass(0, config.valueBlock));
+    }
     log(`cache layout: ${runtime.quantLayout} (${config.quantLayout} on ${engine.session.provider})`);
     return runtime;
   }
