@@ -37,7 +37,7 @@ export function registerDecodeCacheCommand(program: Command): void {
     .option('--bits <n>', 'bits of keys and values (2, 4, 8)', '2')
     .option('--group-size <n>', 'KIVI group size', '32')
     .option('--key-block <n>', 'fused layout: channels per key block', '32')
-    .option('--value-block <n>', 'fused layout: tokens per value block', '32')
+    .option('--value-block <n>', 'fused layout: tokens per value block', '64')
     .option('--segment-tokens <n>', 'tokens per synthetic segment', '512')
     .option('--threads <n>', "intra-op threads of every session (default: onnxruntime's)")
     .option('--kernels', "also time one layer's block attention under each KIVI graph rewrite")
