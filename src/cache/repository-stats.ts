@@ -6,7 +6,7 @@
 import type { CacheStatistics } from '../sidecar/service';
 import { relativeError } from './quantize';
 import type { CacheEntry, RepositoryCache } from './repository-cache';
-import { gatherHead, scoreSegment } from './segment-prefill';
+import { gatherHead } from './segment-prefill';
 import { fp16BytesPerToken } from './segment-kv';
 
 export async function cacheStatistics(cache: RepositoryCache, errorSamples = 6): Promise<CacheStatistics> {
@@ -82,15 +82,11 @@ async function measureQuantizationError(cache: RepositoryCache, entries: CacheEn
   const err = { keys: new Float64Array(numLayers), values: new Float64Array(numLayers) };
   const ref = { keys: new Float64Array(numLayers), values: new Float64Array(numLayers) };
   for (const entry of entries) {
-    const header = cache.engine.encode(runtime.fileHeader(entry.path));
-    const ids = [...header, ...cache.engine.encode(entry.text.slice(entry.bodyOffset))];
-    const scored = await scoreSegment(
-      { ids, headerTokens: header.length },
-      runtime.scoring,
-      runtime.sink,
-      runtime.probe,
-      runtime.config.window,
-    );
+    const scored = await runtime.score({
+      path: entry.path,
+      text: entry.text.slice(entry.bodyOffset),
+      protectedRanges: entry.protectedRanges,
+    });
     const kv = await runtime.compress(scored);
     const keySource =
       runtime.quantLayout === 'kivi' && runtime.config.preRopeKeys ? scored.rawKeysPreRope : scored.rawKeys;

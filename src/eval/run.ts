@@ -13,7 +13,7 @@ import { tailByTokens, offsetOf } from '../cache/prompts';
 import { generateInContext, type QueryContext, targetLogits } from '../cache/query-context';
 import { RepositoryCache } from '../cache/repository-cache';
 import type { CacheRuntime } from '../cache/runtime';
-import { type ScoredSegment, scoreSegment } from '../cache/segment-prefill';
+import type { ScoredSegment } from '../cache/segment-prefill';
 import { type CachedSegment, fp16BytesPerToken, segmentBytes } from '../cache/segment-kv';
 import type { Engine } from '../engine/engine';
 import { EMPTY_PAST } from '../engine/decoder-session';
@@ -122,17 +122,14 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
         const context = cache.contextFor(task.file, before, true);
         for (const entry of context) {
           if (scored.has(entry.key)) continue;
-          const header = engine.encode(base.fileHeader(entry.path));
-          const ids = [...header, ...engine.encode(entry.text.slice(entry.bodyOffset))];
+          // The same scoring input as the repository cache's own prefill, protected declaration names included.
           scored.set(
             entry.key,
-            await scoreSegment(
-              { ids, headerTokens: header.length },
-              base.scoring,
-              base.sink,
-              base.probe,
-              base.config.window,
-            ),
+            await base.score({
+              path: entry.path,
+              text: entry.text.slice(entry.bodyOffset),
+              protectedRanges: entry.protectedRanges,
+            }),
           );
         }
         const logitsByConfig = new Map<string, Float32Array>();
