@@ -1,6 +1,6 @@
 /** Decoder sessions reading the repository context as a KIVI block or a fused (MatMulNBits) block, on the CPU. */
 import * as ort from 'onnxruntime-node';
-import { type FusedQuantConfig } from '../../src/cache/fused/segment';
+import { type FusedQuantConfig, fusedGraphLayout } from '../../src/cache/fused/segment';
 import { DecoderSession } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
 import { type DecodeCacheOptions } from './options';
@@ -34,17 +34,7 @@ export async function fusedSession(
     provider: 'cpu',
     cacheDir: engine.cacheDir,
     threads,
-    variant: {
-      exposeHiddenStates: false,
-      fused: {
-        keyBits: quant.keyBits,
-        valueBits: quant.keyBits.map(() => quant.valueBits),
-        keyBlock: quant.keyBlock,
-        valueBlock: quant.valueBlock,
-        capacity,
-        centerKeys: quant.centerKeys,
-      },
-    },
+    variant: { exposeHiddenStates: false, fused: fusedGraphLayout(quant, capacity) },
   });
 }
 

@@ -15,7 +15,7 @@ import { type Calibration, calibrate, calibrationFor } from './calibration';
 import type { ScorerSteps } from './eviction/types';
 import { assembleFusedBlock, capacityClass, fusedSlots } from './fused/block';
 import { dequantizeFusedKeys, dequantizeFusedValues } from './fused/quantize';
-import { compressSegmentFused, type FusedQuantConfig, type FusedSegmentKv } from './fused/segment';
+import { compressSegmentFused, type FusedQuantConfig, type FusedSegmentKv, fusedGraphLayout } from './fused/segment';
 import { calibrateKeySmoothing, type KeySmoothing } from './fused/smoothing';
 import { effectiveQuantLayout } from './quant-layout';
 import { dequantizeKeys, dequantizeValues } from './quantize';
@@ -244,14 +244,7 @@ export class CacheRuntime {
         cacheDir: this.engine.cacheDir,
         variant: {
           exposeHiddenStates: false,
-          fused: {
-            keyBits: quant.keyBits,
-            valueBits: quant.keyBits.map(() => quant.valueBits),
-            keyBlock: quant.keyBlock,
-            valueBlock: quant.valueBlock,
-            capacity: Array<number>(this.engine.config.numLayers).fill(capacity),
-            centerKeys: quant.centerKeys,
-          },
+          fused: fusedGraphLayout(quant, Array<number>(this.engine.config.numLayers).fill(capacity)),
         },
         log: this.log,
       }),

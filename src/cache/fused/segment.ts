@@ -3,6 +3,7 @@
  * the other axes (quantize.ts). Eviction is shared: a scored segment is evicted once and can be quantized in
  * either layout, which is how the benchmark compares them on identical tokens.
  */
+import type { FusedLayout } from '../../../kernels/fused-attention';
 import type { CacheConfig } from '../cache-config';
 import type { ScorerSteps } from '../eviction/types';
 import { evictScored, gatherHead, type ScoredSegment } from '../segment-prefill';
@@ -87,4 +88,16 @@ export function compressSegmentFused(
     }),
   );
   return { layout: 'fused', tokens: n, firstPosition: scored.shape.sinkLen, layers };
+}
+
+/** The fused attention graph's layout for blocks quantized with `quant`, at `capacity` token slots per layer. */
+export function fusedGraphLayout(quant: FusedQuantConfig, capacity: number[]): FusedLayout {
+  return {
+    keyBits: quant.keyBits,
+    valueBits: quant.keyBits.map(() => quant.valueBits),
+    keyBlock: quant.keyBlock,
+    valueBlock: quant.valueBlock,
+    capacity,
+    centerKeys: quant.centerKeys,
+  };
 }

@@ -48,6 +48,25 @@ export function checkBlock(q: QuantizedBlock, kind: QuantizedBlock['kind'], wher
 
 /** Throws a RangeError or TypeError naming the first broken invariant. */
 export function checkSegmentKv(kv: SegmentKv): void {
+  checkSegmentShape(kv, (head, where) => {
+    checkBlock(head.keys, 'keys', `${where} keys`);
+    checkBlock(head.values, 'values', `${where} values`);
+  });
+}
+
+interface ShapedSegment<H> {
+  tokens: number;
+  firstPosition: number;
+  layers: H[][];
+}
+
+/**
+ * What every stored segment must hold whatever its layout: u32 scalars, layers of heads, each head's kept indices
+ * ascending within the segment and matching its keys' and values' token counts; `checkHead` checks the blocks.
+ */
+export function checkSegmentShape<
+  H extends { kept: Uint16Array; keys: { tokens: number }; values: { tokens: number } },
+>(kv: ShapedSegment<H>, checkHead: (head: H, where: string) => void): void {
   if (!isU32(kv.tokens)) throw new RangeError(`tokens ${kv.tokens} is not a u32`);
   if (!isU32(kv.firstPosition)) throw new RangeError(`firstPosition ${kv.firstPosition} is not a u32`);
   if (!Array.isArray(kv.layers)) throw new TypeError('layers must be an array');
@@ -56,8 +75,7 @@ export function checkSegmentKv(kv: SegmentKv): void {
     layer.forEach((head, h) => {
       const where = `layer ${l} head ${h}`;
       expectArray(head.kept, Uint16Array, `${where}.kept`);
-      checkBlock(head.keys, 'keys', `${where} keys`);
-      checkBlock(head.values, 'values', `${where} values`);
+      checkHead(head, where);
       const n = head.kept.length;
       if (head.keys.tokens !== n || head.values.tokens !== n) {
         throw new RangeError(

@@ -5,7 +5,7 @@
  */
 import { channelRowBytes, type FusedQuantized } from '../fused/quantize';
 import type { FusedSegmentKv } from '../fused/segment';
-import { checkKeptIndices, expectArray, isU32 } from './entry-shape';
+import { checkSegmentShape, expectArray, isU32 } from './entry-shape';
 
 function expectLength(what: string, actual: number, expected: number): void {
   if (actual !== expected) throw new RangeError(`${what}: ${actual} elements, expected ${expected}`);
@@ -52,23 +52,8 @@ export function checkFusedBlock(q: FusedQuantized, kind: FusedQuantized['kind'],
 
 export function checkFusedSegmentKv(kv: FusedSegmentKv): void {
   if (kv.layout !== 'fused') throw new RangeError(`layout ${String(kv.layout)} is not fused`);
-  if (!isU32(kv.tokens)) throw new RangeError(`tokens ${kv.tokens} is not a u32`);
-  if (!isU32(kv.firstPosition)) throw new RangeError(`firstPosition ${kv.firstPosition} is not a u32`);
-  if (!Array.isArray(kv.layers)) throw new TypeError('layers must be an array');
-  kv.layers.forEach((layer, l) => {
-    if (!Array.isArray(layer)) throw new TypeError(`layer ${l} must be an array of heads`);
-    layer.forEach((head, h) => {
-      const where = `layer ${l} head ${h}`;
-      expectArray(head.kept, Uint16Array, `${where}.kept`);
-      checkFusedBlock(head.keys, 'keys', `${where} keys`);
-      checkFusedBlock(head.values, 'values', `${where} values`);
-      const n = head.kept.length;
-      if (head.keys.tokens !== n || head.values.tokens !== n) {
-        throw new RangeError(
-          `${where}: ${n} kept tokens but keys/values hold ${head.keys.tokens}/${head.values.tokens}`,
-        );
-      }
-      checkKeptIndices(head.kept, kv.tokens, where);
-    });
+  checkSegmentShape(kv, (head, where) => {
+    checkFusedBlock(head.keys, 'keys', `${where} keys`);
+    checkFusedBlock(head.values, 'values', `${where} values`);
   });
 }

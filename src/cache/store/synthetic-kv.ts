@@ -31,26 +31,31 @@ function keptIndices(tokens: number, ratio: number, rand: () => number): Uint16A
   return Uint16Array.from(kept);
 }
 
-export function syntheticSegmentKv(seed: number, shape: SyntheticKvShape): SegmentKv {
+/** Random kept lists and float blocks per (layer, head), the same for a seed in any process, quantized by `make`. */
+function syntheticLayers<H>(
+  seed: number,
+  shape: SyntheticKvShape,
+  make: (layer: number, kept: Uint16Array, keys: Float32Array, values: Float32Array) => H,
+): H[][] {
   const rand = seededUniform(seed);
   const d = shape.headDim;
-  const layers: HeadKv[][] = [];
-  for (let l = 0; l < shape.layers; l++) {
-    const heads: HeadKv[] = [];
-    for (let h = 0; h < shape.kvHeads; h++) {
+  return Array.from({ length: shape.layers }, (_, l) =>
+    Array.from({ length: shape.kvHeads }, (_, h) => {
       const kept = keptIndices(shape.tokens, shape.keepRatio, rand);
-      const n = kept.length;
       const blockSeed = (seed * 7919 + l * 131 + h) >>> 0;
-      const keys = syntheticBlock(n, d, blockSeed, { outlierChannels: d > 2 ? [1] : [] });
-      const values = syntheticBlock(n, d, blockSeed ^ 0x5bd1e995);
-      heads.push({
-        kept,
-        keys: quantizeKeys(keys, n, d, shape.kBits[l % shape.kBits.length], shape.groupSize),
-        values: quantizeValues(values, n, d, shape.vBits[l % shape.vBits.length], shape.groupSize),
-      });
-    }
-    layers.push(heads);
-  }
+      const keys = syntheticBlock(kept.length, d, blockSeed, { outlierChannels: d > 2 ? [1] : [] });
+      return make(l, kept, keys, syntheticBlock(kept.length, d, blockSeed ^ 0x5bd1e995));
+    }),
+  );
+}
+
+export function syntheticSegmentKv(seed: number, shape: SyntheticKvShape): SegmentKv {
+  const d = shape.headDim;
+  const layers = syntheticLayers<HeadKv>(seed, shape, (l, kept, keys, values) => ({
+    kept,
+    keys: quantizeKeys(keys, kept.length, d, shape.kBits[l % shape.kBits.length], shape.groupSize),
+    values: quantizeValues(values, kept.length, d, shape.vBits[l % shape.vBits.length], shape.groupSize),
+  }));
   return { tokens: shape.tokens, firstPosition: shape.firstPosition ?? 4, layers };
 }
 
@@ -59,13 +64,10 @@ export function syntheticSegmentKv(seed: number, shape: SyntheticKvShape): Segme
  * block size (channels for keys, tokens for values) and the keys' center group; smoothing by powers of two.
  */
 export function syntheticFusedSegmentKv(seed: number, shape: SyntheticKvShape): FusedSegmentKv {
-  const rand = seededUniform(seed);
   const d = shape.headDim;
   const smooth = Float32Array.from({ length: d }, (_, c) => 2 ** (c % 3));
   const keyBits = Array.from({ length: shape.layers }, (_, l) => shape.kBits[l % shape.kBits.length]);
-  const layers: FusedHeadKv[][] = [];
-  for (let l = 0; l < shape.layers; l++) {
-    const heads: FusedHeadKv[] = [];
+  const layers = syntheticLayers<FusedHeadKv>(seed, shape, (l, kept, keys, values) => {
     const quant = {
       keyBits,
       valueBits: shape.vBits[l % shape.vBits.length],
@@ -73,16 +75,8 @@ export function syntheticFusedSegmentKv(seed: number, shape: SyntheticKvShape): 
       valueBlock: shape.groupSize,
       centerKeys: true,
     };
-    for (let h = 0; h < shape.kvHeads; h++) {
-      const kept = keptIndices(shape.tokens, shape.keepRatio, rand);
-      const n = kept.length;
-      const blockSeed = (seed * 7919 + l * 131 + h) >>> 0;
-      const keys = syntheticBlock(n, d, blockSeed, { outlierChannels: d > 2 ? [1] : [] });
-      const values = syntheticBlock(n, d, blockSeed ^ 0x5bd1e995);
-      heads.push(quantizeFusedHead(kept, keys, values, d, l, quant, smooth));
-    }
-    layers.push(heads);
-  }
+    return quantizeFusedHead(kept, keys, values, d, l, quant, smooth);
+  });
   return { layout: 'fused', tokens: shape.tokens, firstPosition: shape.firstPosition ?? 4, layers };
 }
 
