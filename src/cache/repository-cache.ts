@@ -23,6 +23,7 @@ import type { CacheConfig } from './cache-config';
 import { chatPrompt, fimPrompt, offsetOf } from './prompts';
 import { generateInContext } from './query-context';
 import { CacheRuntime } from './runtime';
+import { PersistentTokenCounts, tokenizerIdentity } from './token-counts';
 import { type CachedSegment, segmentBytes } from './segment-kv';
 import { identifiersOf, selectSegments } from './selection';
 import { keyedConfig, segmentKey, type SegmentStore } from './store';
@@ -84,19 +85,29 @@ export class RepositoryCache {
     readonly options: RepositoryCacheOptions,
     readonly runtime: CacheRuntime,
     readonly documents: DocumentStore,
+    private readonly tokenCounts: PersistentTokenCounts,
   ) {}
 
   static async open(options: RepositoryCacheOptions): Promise<RepositoryCache> {
     await initSyntax();
     const { engine, config } = options;
     const runtime = await CacheRuntime.create(engine, config, path.basename(path.resolve(options.root)), options.log);
+    // Beside the segment store (same lifetime and location); without a store, a memo for this run only.
+    const countsFile = options.store
+      ? PersistentTokenCounts.fileFor(
+          path.join(path.dirname(options.store.root), 'token-counts'),
+          tokenizerIdentity(engine.checkpoint.dir),
+          options.root,
+        )
+      : null;
+    const tokenCounts = new PersistentTokenCounts(countsFile);
     const documents = new DocumentStore({
-      countTokens: (t) => engine.encode(t).length,
+      countTokens: (t) => tokenCounts.count(t, (text) => engine.encode(text).length),
       fileHeader: (p) => runtime.fileHeader(p),
       minSegmentTokens: options.minSegmentTokens,
       maxSegmentTokens: options.maxSegmentTokens,
     });
-    return new RepositoryCache(options, runtime, documents);
+    return new RepositoryCache(options, runtime, documents, tokenCounts);
   }
 
   get engine(): Engine {
@@ -115,6 +126,7 @@ export class RepositoryCache {
       }
       this.applyDiff(await this.documents.open(file.path, content.text));
     }
+    this.tokenCounts.save();
   }
 
   async applyChanges(path: string, version: number, changes: readonly ContentChange[]): Promise<void> {
