@@ -12,18 +12,15 @@ import { DEFAULT_CACHE_CONFIG } from '../src/cache/cache-config';
 import { RepositoryCache } from '../src/cache/repository-cache';
 import { cacheStatistics } from '../src/cache/repository-stats';
 import { SegmentStore } from '../src/cache/store';
+import type { CacheStatistics } from '../src/sidecar/service';
 import type { Engine } from '../src/engine/engine';
 import { seededRandom } from '../src/engine/sampling';
 import { median, percentile } from './stats';
 
-export interface RepositoryBenchResult {
-  files: number;
-  segments: number;
-  tokens: number;
-  keptTokens: number;
-  bytes: number;
-  bytesPerToken: number;
-  compressionRatio: number;
+export interface RepositoryBenchResult extends Pick<
+  CacheStatistics,
+  'files' | 'segments' | 'tokens' | 'keptTokens' | 'bytes' | 'bytesPerToken' | 'compressionRatio'
+> {
   indexSeconds: number;
   peakRssMiB: number;
   skipped: number;

@@ -12,7 +12,7 @@ import { calibrateKeySmoothing, KeySmoothing } from '../../src/cache/fused/smoot
 import { dequantizeKeys, dequantizeValues, relativeError } from '../../src/cache/quantize';
 import { type QueryContext, targetLogits } from '../../src/cache/query-context';
 import { CacheRuntime } from '../../src/cache/runtime';
-import { compressSegment, gatherHead, scoreSegment } from '../../src/cache/segment-prefill';
+import { compressSegment, gatherHead, type ScoredSegment } from '../../src/cache/segment-prefill';
 import { segmentBytes } from '../../src/cache/segment-kv';
 import { DecoderSession } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
@@ -133,13 +133,7 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
       const cached = ids.slice(0, opts.prefixTokens - opts.localTokens);
       const local = ids.slice(opts.prefixTokens - opts.localTokens, opts.prefixTokens);
       const target = ids.slice(opts.prefixTokens, need);
-      const scored = await scoreSegment(
-        { ids: cached, headerTokens: header.length },
-        runtime.scoring,
-        runtime.sink,
-        runtime.probe,
-        opts.base.window,
-      );
+      const scored = await runtime.scoreInput({ ids: cached, headerTokens: header.length });
       const logitsOf = (ctx: QueryContext) => targetLogits(ctx, local, target);
       const fullLogits = await logitsOf(await full.queryContext([compressSegment(scored, full.config, full.keyBits)]));
       fullNll.push(mean(nllFromLogits(fullLogits, vocabSize, target)));
@@ -218,7 +212,7 @@ export async function measureLayoutQuality(engine: Engine, repo: string, opts: Q
 
   function addErrors(
     a: Acc,
-    scored: Awaited<ReturnType<typeof scoreSegment>>,
+    scored: ScoredSegment,
     kept: Uint16Array[][],
     dequantized: (l: number, h: number) => { keys: Float32Array; values: Float32Array },
   ): void {

@@ -21,7 +21,7 @@ import { effectiveQuantLayout } from './quant-layout';
 import { dequantizeKeys, dequantizeValues } from './quantize';
 import type { QueryContext } from './query-context';
 import { assembleRepositoryBlock } from './repository-block';
-import { compressSegment, type ScoredSegment, scoreSegment } from './segment-prefill';
+import { compressSegment, type ScoredSegment, scoreSegment, type SegmentPrefillInput } from './segment-prefill';
 import { type CachedSegment, isFused } from './segment-kv';
 import { prefillSink, sinkIds } from './sink';
 import { protectedTokenMask } from './token-offsets';
@@ -107,13 +107,18 @@ export class CacheRuntime {
     // What a reader of the next file would look back at: a line end and the next file's separator.
     const probeIds = engine.encode(`\n${fim?.fileSepToken ?? ''}`);
     const runtime = new CacheRuntime(engine, config, scoring, sink, sinkPrefix, calibration, probeIds, new Map(), log);
-    if (runtime.quantLayout === 'fused') {
-      await runtime.smoothing();
-      // The smallest capacity class serves most queries: build its graph now rather than in the first completion.
-      await runtime.fusedSession(capacityClass(0, config.valueBlock));
-    }
+    if (runtime.quantLayout === 'fused') await runtime.smoothing();
     log(`cache layout: ${runtime.quantLayout} (${config.quantLayout} on ${engine.session.provider})`);
     return runtime;
+  }
+
+  /**
+   * Loads (building on first use) the query graph the smallest repository blocks need, so that an editor's first
+   * completion does not pay for it; commands that never query (`index`) skip this.
+   */
+  async warmUp(): Promise<void> {
+    if (this.quantLayout === 'fused') await this.fusedSession(capacityClass(0, this.config.valueBlock));
+    else await this.compressedSession();
   }
 
   get keyBits(): CacheConfig['kBits'][] {
@@ -167,7 +172,12 @@ export class CacheRuntime {
 
   /** The scoring forward pass of a segment: the part of a prefill every configuration shares. */
   score(source: SegmentSource): Promise<ScoredSegment> {
-    return scoreSegment(this.segmentInput(source), this.scoring, this.sink, this.probeIds, this.config.window);
+    return this.scoreInput(this.segmentInput(source));
+  }
+
+  /** The scoring pass of token ids already laid out as a segment (header first), after this runtime's sink. */
+  scoreInput(input: SegmentPrefillInput): Promise<ScoredSegment> {
+    return scoreSegment(input, this.scoring, this.sink, this.probeIds, this.config.window);
   }
 
   async prefill(source: SegmentSource, overrides?: Partial<ScorerSteps>): Promise<CachedSegment> {

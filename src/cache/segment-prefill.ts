@@ -20,18 +20,6 @@ export interface SegmentPrefillInput {
   protectedMask?: Uint8Array;
 }
 
-export interface SegmentPrefillContext {
-  session: DecoderSession;
-  sink: PlainKvCache;
-  /** Probe token ids appended after the segment for the observation window, then dropped. */
-  probeIds: number[];
-  config: CacheConfig;
-  /** Bits of keys per layer (calibrated protection raises some). */
-  keyBits: CacheConfig['kBits'][];
-  /** Ablations of single scorer steps (benchmarks only). */
-  scorerOverrides?: Partial<ScorerSteps>;
-}
-
 /** A segment after the scoring forward pass, before eviction and quantization: reusable across configurations. */
 export interface ScoredSegment {
   input: SegmentPrefillInput;
@@ -42,12 +30,6 @@ export interface ScoredSegment {
   rawKeysPreRope: Float32Array[];
   rawValues: Float32Array[];
   layers: LayerScoringInputs[];
-}
-
-export interface PrefilledSegment {
-  kv: SegmentKv;
-  rawKeys: Float32Array[];
-  rawValues: Float32Array[];
 }
 
 /** Rows `indices` of head `h` from a token-major [T, KV, d] array, as a [k, d] block. */
@@ -191,16 +173,4 @@ export function compressSegment(
     }),
   );
   return { tokens: n, firstPosition: scored.shape.sinkLen, layers };
-}
-
-export async function prefillSegment(
-  input: SegmentPrefillInput,
-  ctx: SegmentPrefillContext,
-): Promise<PrefilledSegment> {
-  const scored = await scoreSegment(input, ctx.session, ctx.sink, ctx.probeIds, ctx.config.window);
-  return {
-    kv: compressSegment(scored, ctx.config, ctx.keyBits, ctx.scorerOverrides),
-    rawKeys: scored.rawKeys,
-    rawValues: scored.rawValues,
-  };
 }

@@ -8,6 +8,7 @@
  */
 import type { Node, Tree, TreeCursor } from 'web-tree-sitter';
 import { declaredNames, unwrap } from '../syntax/declarations';
+import { TS_NAMED_DECLARATIONS } from '../syntax/language-specs';
 import { getLanguage, type LanguageId } from '../syntax/languages';
 
 /**
@@ -15,16 +16,7 @@ import { getLanguage, type LanguageId } from '../syntax/languages';
  * exports them by assignment). In other languages every top-level declaration counts, Python's module-level
  * assignments included, since any module can import them.
  */
-const SCRIPT_DEFINITIONS = new Set([
-  'function_declaration',
-  'generator_function_declaration',
-  'class_declaration',
-  'abstract_class_declaration',
-  'interface_declaration',
-  'type_alias_declaration',
-  'enum_declaration',
-  'function_signature',
-]);
+const SCRIPT_DEFINITIONS = new Set(TS_NAMED_DECLARATIONS);
 
 /** JS/TS variable declarations: shared only when exported (`export const`, or listed in `export {...}`). */
 const VARIABLE_TYPES = new Set(['lexical_declaration', 'variable_declaration']);

@@ -12,7 +12,6 @@ import * as path from 'node:path';
 import type { CacheConfig } from '../cache/cache-config';
 import { targetLogits } from '../cache/query-context';
 import type { CacheRuntime } from '../cache/runtime';
-import { scoreSegment } from '../cache/segment-prefill';
 import { fp16BytesPerToken, keptTokenCount, segmentBytes } from '../cache/segment-kv';
 import type { Engine } from '../engine/engine';
 import { scanWorkspace } from '../syntax';
@@ -86,28 +85,14 @@ export async function evalLongFile(
     const cached = file.ids.slice(0, prefixTokens - localTokens);
     const local = file.ids.slice(prefixTokens - localTokens, prefixTokens);
     const target = file.ids.slice(prefixTokens, prefixTokens + targetTokens);
-    const scored = await scoreSegment(
-      { ids: cached, headerTokens: file.headerTokens },
-      base.scoring,
-      base.sink,
-      base.probe,
-      base.config.window,
-    );
+    const scored = await base.scoreInput({ ids: cached, headerTokens: file.headerTokens });
     // A neutral filler of the same template (header, then blank lines) scored at the same positions, for the
     // configurations that fill evicted slots instead of dropping them.
     const needsFiller = [...runtimes.values()].some((v) => v?.runtime.config.emptiedSlots === 'filler');
     const fillerIds = [...cached.slice(0, file.headerTokens)];
     const newline = engine.encode('\n');
     while (fillerIds.length < cached.length) fillerIds.push(newline[0]!);
-    const filler = needsFiller
-      ? await scoreSegment(
-          { ids: fillerIds, headerTokens: file.headerTokens },
-          base.scoring,
-          base.sink,
-          base.probe,
-          base.config.window,
-        )
-      : undefined;
+    const filler = needsFiller ? await base.scoreInput({ ids: fillerIds, headerTokens: file.headerTokens }) : undefined;
     const logitsByConfig = new Map<string, Float32Array>();
     for (const [name, variant] of runtimes) {
       let logits: Float32Array;

@@ -83,6 +83,7 @@ class EngineRepositoryService implements RepositoryService {
         l({ phase: 'scanning', doneTokens: 0, totalTokens: 0, doneSegments: 0, totalSegments: 0, etaSeconds: null }),
       );
       await cache.scan(signal);
+      await cache.runtime.warmUp();
       const name = multiRoot ? path.basename(root) : '';
       this.folders.push({ root, name, cache, filter: new WorkspaceFilter(root, { exclude: this.settings.exclude }) });
       this.log('info', `scanned ${root}: ${cache.fileEntries.size} files, ${cache.skipped.length} skipped`);

@@ -6,7 +6,8 @@ import type { LanguageSpec } from './languages';
 
 const C_LIKE_COMMENTS = ['comment'];
 
-const TS_DECLS = [
+/** TS/JS declarations that define one named function, class or type (not variables, not export lists). */
+export const TS_NAMED_DECLARATIONS = [
   'function_declaration',
   'generator_function_declaration',
   'class_declaration',
@@ -14,11 +15,9 @@ const TS_DECLS = [
   'interface_declaration',
   'type_alias_declaration',
   'enum_declaration',
-  'lexical_declaration',
-  'variable_declaration',
   'function_signature',
-  'export_clause',
 ];
+const TS_DECLS = [...TS_NAMED_DECLARATIONS, 'lexical_declaration', 'variable_declaration', 'export_clause'];
 const TS_MEMBERS = [
   'method_definition',
   'public_field_definition',

@@ -11,8 +11,14 @@ import { dequantizeKeys, dequantizeValues, quantizeKeys, quantizeValues } from '
 import { type QueryContext, targetLogits } from '../../src/cache/query-context';
 import { assembleRepositoryBlock, type SlotPositions } from '../../src/cache/repository-block';
 import { applyRotary } from '../reference/qwen2-reference';
-import { type PrefilledSegment, prefillSegment } from '../../src/cache/segment-prefill';
+import { compressSegment, scoreSegment } from '../../src/cache/segment-prefill';
 import type { SegmentKv } from '../../src/cache/segment-kv';
+
+interface PrefilledSegment {
+  kv: SegmentKv;
+  rawKeys: Float32Array[];
+  rawValues: Float32Array[];
+}
 import { prefillSink } from '../../src/cache/sink';
 import { DecoderSession } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
@@ -77,22 +83,25 @@ describe('attention over the compressed repository block', () => {
     return compressedSessions.get(key)!;
   }
 
+  /** Each segment scored after the sink and compressed under `config`, with its full-precision keys and values. */
   async function prefillAll(config: CacheConfig): Promise<PrefilledSegment[]> {
     const segments: PrefilledSegment[] = [];
     for (const text of SEGMENTS) {
       const ids = engine.encode(text);
-      segments.push(
-        await prefillSegment(
-          { ids, headerTokens: engine.encode(text.slice(0, text.indexOf('\n') + 1)).length },
-          {
-            session: scoring,
-            sink,
-            probeIds: engine.encode('\n<|file_sep|>'),
-            config,
-            keyBits: Array(engine.config.numLayers).fill(config.kBits),
-          },
-        ),
+      const headerTokens = engine.encode(text.slice(0, text.indexOf('\n') + 1)).length;
+      const scored = await scoreSegment(
+        { ids, headerTokens },
+        scoring,
+        sink,
+        engine.encode('\n<|file_sep|>'),
+        config.window,
       );
+      const keyBits = Array(engine.config.numLayers).fill(config.kBits);
+      segments.push({
+        kv: compressSegment(scored, config, keyBits),
+        rawKeys: scored.rawKeys,
+        rawValues: scored.rawValues,
+      });
     }
     return segments;
   }
