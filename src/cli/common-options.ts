@@ -27,6 +27,7 @@ export function loadEngine(opts: CommonOptions): Promise<Engine> {
     provider: opts.provider,
     cacheDir: opts.cacheDir,
     log: opts.verbose ? progress : undefined,
+    warn: progress,
   });
 }
 

@@ -65,6 +65,8 @@ export interface SessionOptions {
   cacheDir: string;
   variant?: GraphVariant;
   log?: Logger;
+  /** Always-shown warnings (an explicit GPU provider that fell back to CPU); default: `log`. */
+  warn?: Logger;
   threads?: number;
 }
 
@@ -81,7 +83,10 @@ export class DecoderSession {
     const log = options.log ?? (() => {});
     const variant = options.variant ?? { exposeHiddenStates: false };
     const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log);
-    const choice = await createSession(modelPath, options.provider, log, options.threads);
+    const choice = await createSession(modelPath, options.provider, log, options.threads, {
+      cacheDir: options.cacheDir,
+      warn: options.warn,
+    });
     return new DecoderSession(checkpoint.config, choice.session, choice.provider, choice.attempts, variant);
   }
 

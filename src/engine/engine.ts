@@ -18,6 +18,8 @@ export interface EngineOptions {
   provider?: ProviderPreference;
   cacheDir?: string;
   log?: Logger;
+  /** Always-shown warnings (an explicit GPU provider that fell back to CPU); default: `log`. */
+  warn?: Logger;
   variant?: GraphVariant;
   threads?: number;
 }
@@ -42,6 +44,7 @@ export class Engine {
       cacheDir,
       variant: options.variant,
       log: options.log,
+      warn: options.warn,
       threads: options.threads,
     });
     return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);

@@ -1,8 +1,12 @@
 /**
  * Execution provider selection. `auto` tries CUDA, then WebGPU, then CPU, and says which one runs and why the
  * others did not: a user who installed the CUDA binaries and still runs on CPU needs to see the reason.
+ * `auto` asks provider-probe.ts first whether WebGPU can start here, so that a machine without a GPU hears
+ * nothing from Dawn; an explicit `--provider webgpu` always tries, and says so when it cannot.
  */
 import * as ort from 'onnxruntime-node';
+import { defaultCacheDir } from './paths';
+import { webGpuAvailability } from './provider-probe';
 
 export type ProviderPreference = 'auto' | 'cuda' | 'webgpu' | 'cpu';
 export const PROVIDER_PREFERENCES: readonly ProviderPreference[] = ['auto', 'cuda', 'webgpu', 'cpu'];
@@ -15,6 +19,13 @@ export interface ProviderChoice {
 }
 
 export type Logger = (line: string) => void;
+
+export interface ProviderContext {
+  /** Where the provider probe's answer is remembered (default: the user cache directory). */
+  cacheDir?: string;
+  /** Always shown (the CLI prints it without -v): an explicit GPU choice that fell back to CPU. */
+  warn?: Logger;
+}
 
 function sessionOptions(provider: string, threads: number | undefined): ort.InferenceSession.SessionOptions {
   return {
@@ -40,6 +51,7 @@ export async function createSession(
   preference: ProviderPreference,
   log: Logger,
   threads?: number,
+  context: ProviderContext = {},
 ): Promise<ProviderChoice> {
   // An explicit GPU choice that cannot start still falls back to CPU: a copilot that refuses to run is worse
   // than a slow one, and the log line says what happened.
@@ -55,10 +67,21 @@ export async function createSession(
       attempts.push(`${provider}: not built into this onnxruntime-node`);
       continue;
     }
+    if (provider === 'webgpu' && preference === 'auto') {
+      const probe = await webGpuAvailability(context.cacheDir ?? defaultCacheDir());
+      if (probe.detail) log(`webgpu probe (${probe.source}) said: ${probe.detail.replace(/\s*\n\s*/g, ' | ')}`);
+      if (probe.unavailable !== null) {
+        const how = probe.source === 'cache' ? 'cached probe' : 'probed';
+        attempts.push(`webgpu: unavailable (${probe.unavailable}; ${how})`);
+        continue;
+      }
+    }
     try {
       const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads));
       attempts.push(`${provider}: selected`);
       log(`execution provider: ${provider} (${attempts.join('; ')})`);
+      if (preference !== 'auto' && provider !== preference)
+        (context.warn ?? log)(`--provider ${preference} could not start: ${attempts[0]}; running on ${provider}`);
       return { session, provider, attempts };
     } catch (err) {
       attempts.push(`${provider}: unavailable (${reason(err)})`);

@@ -26,8 +26,10 @@ describe('execution provider selection', () => {
         expect(choice.attempts[1]).toMatch(/^webgpu: (unavailable|not built)/);
         expect(choice.attempts[2]).toBe('cpu: selected');
       }
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`execution provider: ${choice.provider}`);
+      // One line says which provider runs; a second may quote the WebGPU probe's own stderr.
+      expect(lines.filter((l) => l.startsWith('execution provider:'))).toEqual([
+        expect.stringContaining(`execution provider: ${choice.provider}`),
+      ]);
     } finally {
       await choice.session.release();
     }
@@ -39,6 +41,21 @@ describe('execution provider selection', () => {
     try {
       expect(choice.provider).toBe('cpu');
       expect(lines[0]).toMatch(/execution provider: cpu \(cuda: (unavailable|not built).*cpu: selected\)/);
+    } finally {
+      await choice.session.release();
+    }
+  });
+
+  it.skipIf(!!expectGpu)('an explicit webgpu choice tries, then warns that it runs on CPU', async () => {
+    const lines: string[] = [];
+    const warnings: string[] = [];
+    const choice = await createSession(modelPath(), 'webgpu', (l) => lines.push(l), undefined, {
+      warn: (l) => warnings.push(l),
+    });
+    try {
+      expect(choice.provider).toBe('cpu');
+      expect(choice.attempts[0]).toMatch(/^webgpu: unavailable \((?!.*probe)/);
+      expect(warnings).toEqual([expect.stringMatching(/^--provider webgpu could not start: .*; running on cpu$/)]);
     } finally {
       await choice.session.release();
     }
