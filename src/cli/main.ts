@@ -19,6 +19,7 @@ registerRepositoryCommands(program);
 registerEval(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  reportError(err);
+  // Every command has -v/--verbose; the error may come before or after commander parsed it, so look at argv.
+  reportError(err, process.argv.includes('-v') || process.argv.includes('--verbose'));
   process.exitCode = err instanceof CliError ? err.exitCode : 1;
 });

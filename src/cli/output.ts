@@ -18,10 +18,18 @@ export function progress(line: string): void {
   process.stderr.write(`repokv: ${line}\n`);
 }
 
-export function reportError(err: unknown): void {
+/**
+ * One clear line by default; the stack trace only with -v, for unexpected errors (a user's mistake, such as a
+ * wrong model folder, has no stack worth showing).
+ */
+export function reportError(err: unknown, verbose: boolean): void {
+  const message = err instanceof Error ? err.message : String(err);
   if (err instanceof CheckpointError || err instanceof CliError) {
-    process.stderr.write(`repokv: error: ${err.message}\n`);
+    process.stderr.write(`repokv: error: ${message}\n`);
+  } else if (verbose && err instanceof Error && err.stack) {
+    process.stderr.write(`repokv: error: ${err.stack}\n`);
   } else {
-    process.stderr.write(`repokv: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const line = message.split('\n')[0]!.trim();
+    process.stderr.write(`repokv: error: ${line}${verbose ? '' : ' (run with -v for details)'}\n`);
   }
 }

@@ -5,7 +5,7 @@
 import type * as ort from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import type { Checkpoint } from './checkpoint-types';
-import { ensureDecoderGraph, type GraphVariant } from './graph-cache';
+import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph-cache';
 import type { ModelConfig } from './model-config';
 import { createSession, type Logger, type ProviderPreference } from './providers';
 
@@ -82,11 +82,19 @@ export class DecoderSession {
   static async create(checkpoint: Checkpoint, options: SessionOptions): Promise<DecoderSession> {
     const log = options.log ?? (() => {});
     const variant = options.variant ?? { exposeHiddenStates: false };
-    const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log);
-    const choice = await createSession(modelPath, options.provider, log, options.threads, {
-      cacheDir: options.cacheDir,
-      warn: options.warn,
-    });
+    const warn = options.warn ?? log;
+    const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log, warn);
+    const open = () =>
+      createSession(modelPath, options.provider, log, options.threads, { cacheDir: options.cacheDir, warn });
+    let choice;
+    try {
+      choice = await open();
+    } catch (err) {
+      // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails
+      // to open gets the full check, and one retry if that found (and repaired) damage.
+      if (!healDecoderGraph(checkpoint, variant, options.cacheDir, log, warn)) throw err;
+      choice = await open();
+    }
     return new DecoderSession(checkpoint.config, choice.session, choice.provider, choice.attempts, variant);
   }
 

@@ -2,7 +2,9 @@
  * Decoder graphs are built once per (checkpoint, graph variant, builder version) and kept on disk, because
  * converting and writing the weights of a real checkpoint takes far longer than loading them.
  * The directory is written under a temporary name and renamed into place, so concurrent builders (the CLI and
- * the sidecar at once) and crashes never leave a half-written graph behind.
+ * the sidecar at once) and crashes never leave a half-written graph behind. Each directory carries a manifest
+ * (graph-manifest.ts) checked before a session opens it; a damaged entry is rebuilt on the spot, with one line
+ * saying so, and so is the shared weights copy with every variant linking it (graph-weights.ts).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -10,11 +12,15 @@ import * as path from 'node:path';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../../kernels/decoder-graph';
 import { WEIGHTS_FILE } from '../../kernels/graph-builder';
 import type { Checkpoint } from './checkpoint-types';
+import { checkGraphDir, writeManifest } from './graph-manifest';
+import { relinkWeights, shareWeights } from './graph-weights';
 
 /** Bump when the graph builders change what they emit: old cached graphs are then rebuilt. */
 export const GRAPH_BUILDER_VERSION = 3;
 
 export type GraphVariant = DecoderGraphOptions;
+
+type Log = (line: string) => void;
 
 export function graphKey(checkpoint: Checkpoint, variant: GraphVariant): string {
   return createHash('sha256')
@@ -23,18 +29,59 @@ export function graphKey(checkpoint: Checkpoint, variant: GraphVariant): string 
     .slice(0, 24);
 }
 
-/** Returns the path of `model.onnx` for this checkpoint and variant, building it first if needed. */
+function graphDir(checkpoint: Checkpoint, variant: GraphVariant, cacheDir: string): string {
+  return path.join(cacheDir, 'graphs', graphKey(checkpoint, variant));
+}
+
+/**
+ * Returns the path of `model.onnx` for this checkpoint and variant, building it first if needed and rebuilding
+ * it if it does not match its manifest. `log` gets routine lines, `warn` the one line of a repair.
+ */
 export function ensureDecoderGraph(
   checkpoint: Checkpoint,
   variant: GraphVariant,
   cacheDir: string,
-  log: (line: string) => void = () => {},
+  log: Log = () => {},
+  warn: Log = log,
 ): string {
-  const dir = path.join(cacheDir, 'graphs', graphKey(checkpoint, variant));
-  const modelPath = path.join(dir, 'model.onnx');
-  if (fs.existsSync(modelPath)) return modelPath;
+  const dir = graphDir(checkpoint, variant, cacheDir);
+  if (fs.existsSync(dir)) {
+    const problem = checkGraphDir(dir);
+    if (problem) rebuild(checkpoint, variant, cacheDir, dir, problem, log, warn);
+    return path.join(dir, 'model.onnx');
+  }
   const started = Date.now();
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  const { tmp } = buildGraph(checkpoint, variant, cacheDir, log);
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    // Another process finished the same graph first: theirs is as good as ours.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!fs.existsSync(dir)) throw err;
+  }
+  log(`built decoder graph ${path.basename(dir)} in ${Date.now() - started} ms`);
+  return path.join(dir, 'model.onnx');
+}
+
+/**
+ * For a session that failed to open although the quick check passed: hashes every file of the graph and
+ * rebuilds it if that finds damage. Returns whether it rebuilt (then opening again is worth a try).
+ */
+export function healDecoderGraph(
+  checkpoint: Checkpoint,
+  variant: GraphVariant,
+  cacheDir: string,
+  log: Log = () => {},
+  warn: Log = log,
+): boolean {
+  const dir = graphDir(checkpoint, variant, cacheDir);
+  const problem = checkGraphDir(dir, true);
+  if (problem) rebuild(checkpoint, variant, cacheDir, dir, problem, log, warn);
+  return problem !== null;
+}
+
+function buildGraph(checkpoint: Checkpoint, variant: GraphVariant, cacheDir: string, log: Log) {
+  const tmp = `${graphDir(checkpoint, variant, cacheDir)}.tmp-${process.pid}-${Date.now()}`;
   const reader = {
     has: (name: string) => checkpoint.tensors.has(name),
     read: (name: string) => checkpoint.readTensor(name),
@@ -44,47 +91,42 @@ export function ensureDecoderGraph(
     identity: checkpoint.identity,
     variant: JSON.stringify(variant),
   });
-  shareWeights(cacheDir, path.join(tmp, WEIGHTS_FILE), log);
-  try {
-    fs.renameSync(tmp, dir);
-  } catch (err) {
-    // Another process finished the same graph first: theirs is as good as ours.
-    fs.rmSync(tmp, { recursive: true, force: true });
-    if (!fs.existsSync(modelPath)) throw err;
-  }
-  log(`built decoder graph ${path.basename(dir)} in ${Date.now() - started} ms`);
-  return modelPath;
+  const shared = shareWeights(cacheDir, path.join(tmp, WEIGHTS_FILE), log);
+  writeManifest(tmp, GRAPH_BUILDER_VERSION, { [WEIGHTS_FILE]: shared.sha256 });
+  return { tmp, shared };
 }
 
 /**
- * Graph variants of one checkpoint (plain, scoring, one fused graph per capacity class, ...) carry the same
- * weights: keep one copy on disk, content-addressed, and hard-link each graph's `weights.bin` to it. Where links
- * are not possible (another file system, no permission) the graph keeps its own copy: sharing is an economy,
- * never a requirement.
+ * Replaces a damaged graph directory by a fresh build. The damaged one is moved aside before the fresh one is
+ * renamed in (never edited in place: a process may still have it open) and then removed. When the fresh build
+ * found the shared weights copy damaged too, every other variant linked to that copy is relinked to the new one.
  */
-function shareWeights(cacheDir: string, weightsPath: string, log: (line: string) => void): void {
+function rebuild(
+  checkpoint: Checkpoint,
+  variant: GraphVariant,
+  cacheDir: string,
+  dir: string,
+  problem: string,
+  log: Log,
+  warn: Log,
+): void {
+  const started = Date.now();
+  const { tmp, shared } = buildGraph(checkpoint, variant, cacheDir, log);
+  const aside = `${dir}.damaged-${process.pid}-${Date.now()}`;
   try {
-    const hash = createHash('sha256');
-    const fd = fs.openSync(weightsPath, 'r');
-    try {
-      const buffer = Buffer.allocUnsafe(1 << 24);
-      for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, n));
-    } finally {
-      fs.closeSync(fd);
-    }
-    const shared = path.join(cacheDir, 'graphs', 'weights', `${hash.digest('hex').slice(0, 32)}.bin`);
-    fs.mkdirSync(path.dirname(shared), { recursive: true });
-    if (!fs.existsSync(shared)) {
-      // Publish under a temporary name first: a reader never links to a half-written file.
-      const tmp = `${shared}.tmp-${process.pid}-${Date.now()}`;
-      fs.linkSync(weightsPath, tmp);
-      fs.renameSync(tmp, shared);
-      return;
-    }
-    const tmp = `${weightsPath}.link-${process.pid}`;
-    fs.linkSync(shared, tmp);
-    fs.renameSync(tmp, weightsPath);
-  } catch (err) {
-    log(`graph weights not shared (${(err as Error).message}): this graph keeps its own copy`);
+    fs.renameSync(dir, aside);
+  } catch {
+    // Already moved by another process repairing the same entry.
   }
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    // Another process put its own fresh build in place first: keep theirs if it checks out.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (checkGraphDir(dir) !== null) throw err;
+  }
+  fs.rmSync(aside, { recursive: true, force: true });
+  const relinked = shared.replaced ? relinkWeights(cacheDir, shared.replaced, shared.path) : 0;
+  const others = relinked ? `; its shared weights were damaged too, ${relinked} other variant(s) relinked` : '';
+  warn(`graph cache: ${path.basename(dir)} was damaged (${problem}): rebuilt in ${Date.now() - started} ms${others}`);
 }
