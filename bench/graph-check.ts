@@ -42,7 +42,7 @@ async function measure(sizeMb: number, runs: number) {
     fs.mkdirSync(dir);
     writeRandom(path.join(dir, 'model.onnx'), 64 << 10);
     const weights = path.join(dir, 'weights.bin');
-    writeRandom(weights, sizeMb << 20);
+    writeRandom(weights, sizeMb * 2 ** 20);
     writeManifest(dir, 0);
     const ms = async (fn: () => void) => median(await timeRuns(runs, async () => fn()));
     const rows = {

@@ -25,6 +25,8 @@ export interface WebGpuProbe {
   unavailable: string | null;
   /** The child probe's stderr (Dawn's warnings), kept for `-v`. */
   detail: string;
+  /** The probe itself could not run (timeout, no Node binary): answer for this process only, ask again next time. */
+  transient?: boolean;
 }
 
 export interface ProbeOutcome extends WebGpuProbe {
@@ -129,7 +131,7 @@ export async function probeWebGpuInChild(workDir: string): Promise<WebGpuProbe> 
       : (answer.error ?? '').split('\n')[0]!.slice(0, 200);
     return { unavailable: answer.ok ? null : reason, detail: stderr.trim() };
   } catch (err) {
-    return { unavailable: `probe failed (${(err as Error).message.split('\n')[0]})`, detail: '' };
+    return { unavailable: `probe failed (${(err as Error).message.split('\n')[0]})`, detail: '', transient: true };
   }
 }
 
@@ -173,6 +175,7 @@ async function decide(cacheDir: string, probeImpl: (workDir: string) => Promise<
   }
   fs.mkdirSync(cacheDir, { recursive: true });
   const result = await probeImpl(cacheDir);
+  if (result.transient) return { ...result, source: 'probe' };
   const record: CachedProbe = { ...result, fingerprint, at: Date.now() };
   try {
     const tmp = `${file}.tmp-${process.pid}`;

@@ -64,6 +64,16 @@ describe('WebGPU availability probe', () => {
     expect(calls).toHaveLength(4); // the first answer and three re-probes
   });
 
+  it('does not remember a probe that could not run', async () => {
+    const dir = path.join(ROOT, 'transient');
+    const { calls, impl } = countingProbe({ unavailable: 'probe failed (timeout)', detail: '', transient: true });
+    expect((await webGpuAvailability(dir, impl)).unavailable).toBe('probe failed (timeout)');
+    forgetProbes();
+    await webGpuAvailability(dir, impl);
+    expect(calls).toHaveLength(2);
+    expect(fs.existsSync(path.join(dir, 'provider-probe.json'))).toBe(false);
+  });
+
   it.skipIf(!!expectGpu)('a child-process probe keeps Dawn’s warnings in its own stderr', async () => {
     const result = await probeWebGpuInChild(path.join(ROOT, 'child'));
     expect(result.unavailable).toMatch(/WebGPU adapter|.+/);
@@ -80,6 +90,8 @@ describe('CLI stderr on this machine', () => {
       env: { ...process.env, REPOKV_CACHE_DIR: cacheDir },
     });
 
+  // Installing a system package between the two commands reruns ldconfig, which rightly invalidates the cached
+  // answer (machineFingerprint): that, and only that, makes the second command probe again.
   it.skipIf(!!expectGpu)('has no Vulkan or Dawn line, and the second command does not probe', () => {
     const first = run();
     expect(first.status).toBe(0);
