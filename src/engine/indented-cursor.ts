@@ -59,15 +59,15 @@ export function splitTypedIndent(before: string): { prefix: string; typed: strin
 }
 
 /**
- * What the model wrote from the line start, as the text that goes after the typed indentation. The model normally
- * repeats the indentation (the constraint makes it, under `heal`): it is removed, and any deeper indentation the
- * model chose stays. A model that indents differently (shallower, or tabs where spaces were typed) is overruled by
- * the editor's indentation: its line is taken from its first non-blank character. An answer whose first line is
- * blank (the model ends the line) is returned as it is, less that line's spaces and tabs.
+ * What the model wrote from the line start, as the text that goes after the typed indentation: its first line from
+ * its first non-blank character. The model normally repeats the indentation (the constraint makes it, under `heal`);
+ * where it indents deeper, shallower or with other characters, the editor's indentation stands: right after Enter
+ * the editor's language rules know the depth better than a small model does, and a suggestion that starts with
+ * whitespace shows as a gap the user has to delete. An answer whose first line is blank (the model ends the line)
+ * keeps its line end.
  */
 export function answerAfterIndent(generated: string, typed: string): string {
   if (typed === '') return generated;
-  if (generated.startsWith(typed)) return generated.slice(typed.length);
   return generated.slice(/^[ \t]*/.exec(generated)![0].length);
 }
 
@@ -84,13 +84,17 @@ export function tokenTexts(tokenizer: TextTokenizer): readonly string[] {
 }
 
 /**
- * Token healing's constraint: until `text` is produced, a token is allowed when its text is a prefix of what remains
- * (` ` then 11 spaces) or starts with all of it (12 spaces, then ` return` in one token). Ids without a table entry
- * (the model's padded vocabulary) are never allowed. Should no token fit, the constraint lets go rather than block.
+ * Token healing's constraint: until `text` is produced, a token is allowed when its text is a shorter prefix of what
+ * remains (11 of 12 spaces) or starts with all of it and goes on (` return` after 11 spaces, or a deeper run). A
+ * token ending exactly where the typed whitespace ends is not allowed: the pre-tokenizer never ends a whitespace
+ * token right before code (`\s+(?!\S)` leaves the last space to the word), so choosing one would rebuild the very
+ * prompt ending this module avoids (coder-15m then indents further). Ids without a table entry (the model's padded
+ * vocabulary) are never allowed. Should no token fit, the constraint lets go rather than block.
  */
 export class ForcedTextConstraint implements LogitConstraint {
   private remaining: string;
 
+  // The table is shared by every constraint of a tokenizer; `text` is what must come first.
   constructor(
     private readonly texts: readonly string[],
     text: string,
@@ -106,7 +110,8 @@ export class ForcedTextConstraint implements LogitConstraint {
     if (this.done) return;
     const allowed = (id: number): boolean => {
       const t = this.texts[id];
-      return t !== undefined && t !== '' && (this.remaining.startsWith(t) || t.startsWith(this.remaining));
+      if (t === undefined || t === '' || t.length === this.remaining.length) return false;
+      return t.length < this.remaining.length ? this.remaining.startsWith(t) : t.startsWith(this.remaining);
     };
     let any = false;
     for (let id = 0; id < logits.length && !any; id++) any = allowed(id);
