@@ -69,6 +69,8 @@ export interface EvalRunReport {
   contextGainSignificant: boolean;
   note: string;
   configs: EvalConfigResult[];
+  /** Every greedy line, per task and configuration: for paired comparisons between runs. */
+  predictions: { id: string; config: string; line: string; exact: number; edit: number }[];
 }
 
 /**
@@ -112,6 +114,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     opts.configs.map((n) => [n, { bytes: 0, tokens: 0 }]),
   );
   const vocab = engine.config.vocabSize;
+  const predictions: EvalRunReport['predictions'] = [];
   let done = 0;
   for (const [repo, repoTasks] of byRepo) {
     const cache = await RepositoryCache.open({ root: repo, engine, config: opts.base, store: null });
@@ -197,11 +200,18 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
             if (overlaps && best !== id) allIdentifierRight = 0;
           });
           const line = lines.get(name)!;
+          predictions.push({
+            id: task.id,
+            config: name,
+            line,
+            exact: exactMatch(line, task.groundTruth),
+            edit: editSimilarity(line, task.groundTruth),
+          });
           results.get(name)!.push({
             nll: mean(nllFromLogits(logits, vocab, targetIds)),
             kl: mean(klDivergence(full, logits, vocab, targetIds.length)),
-            exact: exactMatch(line, task.groundTruth),
-            edit: editSimilarity(line, task.groundTruth),
+            exact: predictions.at(-1)!.exact,
+            edit: predictions.at(-1)!.edit,
             identifier: idStart >= 0 ? allIdentifierRight : 0,
           });
         }
@@ -252,5 +262,6 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     contextGainSignificant: gain?.significant ?? false,
     note,
     configs,
+    predictions,
   };
 }
