@@ -54,15 +54,19 @@ export function offsetOf(text: string, line: number, character: number): number 
   return offset + character;
 }
 
+/**
+ * The infill prompt around a hole between `before` and `after` (the cursor's text, or with an indented cursor the
+ * text up to its line start: see `indentedCursor`).
+ */
 export function fimPrompt(
   engine: Engine,
   path: string,
-  text: string,
-  offset: number,
+  before: string,
+  after: string,
   budget: LocalBudget = DEFAULT_LOCAL_BUDGET,
 ): string {
-  const prefix = tailByTokens(engine, text.slice(0, offset), budget.prefixTokens);
-  const suffix = headByTokens(engine, text.slice(offset), budget.suffixTokens);
+  const prefix = tailByTokens(engine, before, budget.prefixTokens);
+  const suffix = headByTokens(engine, after, budget.suffixTokens);
   if (!engine.fim) return prefix; // a model without FIM tokens completes left to right
   return formatFimFile(engine.fim, path, { prefix, suffix });
 }

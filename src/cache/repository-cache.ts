@@ -6,6 +6,8 @@
  */
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
+import type { GenerateOptions } from '../engine/generate';
+import { DEFAULT_INDENT_HANDLING, type IndentHandling, indentedCursor } from '../engine/indented-cursor';
 import type { Logger } from '../engine/providers';
 import type { ChatMessage } from '../engine/tokenizer';
 import {
@@ -335,15 +337,23 @@ export class RepositoryCache {
       character: number;
       maxTokens: number;
       useRepository?: boolean;
+      /** How a cursor after a line's indentation is prompted (an internal switch, to measure the choices). */
+      indent?: IndentHandling;
     },
     signal?: AbortSignal,
   ): Promise<QueryResult> {
     const started = performance.now();
     const offset = offsetOf(request.text, request.line, request.character);
-    const prompt = fimPrompt(this.engine, request.path, request.text, offset);
-    const context = request.useRepository === false ? [] : this.contextFor(request.path, request.text.slice(0, offset));
+    const before = request.text.slice(0, offset);
+    const cursor = indentedCursor(this.engine.tokenizer, before, request.indent ?? DEFAULT_INDENT_HANDLING);
+    const prompt = fimPrompt(this.engine, request.path, cursor.prefix, request.text.slice(offset));
+    const context = request.useRepository === false ? [] : this.contextFor(request.path, before);
     const stopTokenIds = [...(this.engine.fim?.stopTokenIds ?? []), ...this.engine.stopTokenIds];
-    return this.run(prompt, context, request.maxTokens, stopTokenIds, started, signal);
+    const result = await this.run(prompt, context, request.maxTokens + cursor.typedTokens, stopTokenIds, started, {
+      signal,
+      constraint: cursor.constraint(),
+    });
+    return { ...result, text: cursor.answer(result.text) };
   }
 
   async chat(
@@ -357,7 +367,7 @@ export class RepositoryCache {
     const prompt = chatPrompt(this.engine, messages, attachments);
     const question = messages.map((m) => m.content).join('\n');
     const context = this.contextFor('', `${question}\n${attachments.map((a) => a.text).join('\n')}`);
-    return this.run(prompt, context, maxTokens, this.engine.stopTokenIds, started, signal, onText);
+    return this.run(prompt, context, maxTokens, this.engine.stopTokenIds, started, { signal, onText });
   }
 
   private async run(
@@ -366,8 +376,7 @@ export class RepositoryCache {
     maxTokens: number,
     stopTokenIds: number[],
     started: number,
-    signal?: AbortSignal,
-    onText?: (delta: string) => void,
+    options: Pick<GenerateOptions, 'signal' | 'onText' | 'constraint'>,
   ): Promise<QueryResult> {
     await this.ensureResident(context);
     const ctx = await this.runtime.queryContext(context.map((e) => e.kv!));
@@ -375,8 +384,7 @@ export class RepositoryCache {
     const result = await generateInContext(ctx, this.engine.tokenizer, promptIds, {
       maxTokens,
       stopTokenIds,
-      signal,
-      onText,
+      ...options,
     });
     return {
       text: result.text,

@@ -1,6 +1,12 @@
 /** Options every command shares, parsed once, so that each command file only declares its own. */
 import { type Command, Option } from 'commander';
 import { Engine } from '../engine/engine';
+import {
+  DEFAULT_INDENT_HANDLING,
+  INDENT_HANDLINGS,
+  type IndentHandling,
+  parseIndentHandling,
+} from '../engine/indented-cursor';
 import { PROVIDER_PREFERENCES, type ProviderPreference } from '../engine/providers';
 import { CliError, progress } from './output';
 
@@ -30,6 +36,17 @@ export function loadEngine(opts: CommonOptions): Promise<Engine> {
     warn: progress,
   });
 }
+
+/** `--indent off|backup|heal`: how a cursor after a line's indentation is prompted (measurement switch). */
+export function parseIndent(value: string): IndentHandling {
+  try {
+    return parseIndentHandling(value);
+  } catch (err) {
+    throw new CliError(`--indent: ${(err as Error).message}`);
+  }
+}
+
+export const INDENT_HELP = `prompting at a cursor after indentation: ${INDENT_HANDLINGS.join(', ')} (default ${DEFAULT_INDENT_HANDLING})`;
 
 export function parseNumber(name: string, integer: boolean, min: number) {
   return (value: string): number => {

@@ -5,6 +5,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { DecoderSession } from './decoder-session';
+import type { LogitConstraint } from './indented-cursor';
 import { PlainKvCache } from './kv-cache';
 import { Sampler } from './sampling';
 
@@ -34,6 +35,8 @@ export interface GenerateOptions {
   firstPosition?: number;
   /** Extra graph inputs for every call: the compressed repository block. */
   extraFeeds?: Record<string, Tensor>;
+  /** Restricts the tokens that may come next (token healing at an indented cursor); applied before sampling. */
+  constraint?: LogitConstraint;
 }
 
 export type StopReason = 'stop-token' | 'stop-string' | 'max-tokens' | 'aborted';
@@ -158,7 +161,9 @@ export async function generate(
   const decodeStart = performance.now();
   if (!logits) return finish('aborted', decodeStart);
   for (let step = 0; step < options.maxTokens; step++) {
+    options.constraint?.mask(logits);
     const id = sampler.next(logits);
+    options.constraint?.accept(id);
     if (stopIds.has(id)) return finish('stop-token', decodeStart);
     tokenIds.push(id);
     const { delta, stopped } = filter.push(stream.push(id));

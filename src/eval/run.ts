@@ -18,6 +18,12 @@ import { type CachedSegment, fp16BytesPerToken, segmentBytes } from '../cache/se
 import type { Engine } from '../engine/engine';
 import { EMPTY_PAST } from '../engine/decoder-session';
 import { generate } from '../engine/generate';
+import {
+  DEFAULT_INDENT_HANDLING,
+  type IndentedCursor,
+  type IndentHandling,
+  indentedCursor,
+} from '../engine/indented-cursor';
 import { tokenCharSpans } from '../cache/token-offsets';
 import { NO_CONTEXT, resolveConfig } from './configs';
 import { contextGain, editSimilarity, exactMatch, klDivergence, mean, nllFromLogits } from './metrics';
@@ -28,6 +34,8 @@ export interface EvalRunOptions {
   base: CacheConfig;
   localTokens: number;
   maxTasks?: number;
+  /** How the greedy line is prompted at a cursor after indentation (the teacher-forced scores are not affected). */
+  indent?: IndentHandling;
   progress?: (line: string) => void;
 }
 
@@ -61,32 +69,39 @@ export interface EvalRunReport {
   contextGainSignificant: boolean;
   note: string;
   configs: EvalConfigResult[];
+  /** Every greedy line, per task and configuration: for paired comparisons between runs. */
+  predictions: { id: string; config: string; line: string; exact: number; edit: number }[];
 }
 
-/** The greedy line a configuration predicts (stopped at the end of the line). */
+/**
+ * The greedy line a configuration predicts (stopped at the end of the line), prompted as a completion request is:
+ * `cursor` backs an indented cursor up to its line start, constrains and trims the answer (`indentedCursor`).
+ */
 async function predictLine(
   ctx: QueryContext | null,
   engine: Engine,
   runtime: CacheRuntime,
-  localIds: number[],
-  maxTokens: number,
+  cursor: IndentedCursor,
+  promptIds: number[],
+  lineTokens: number,
 ) {
-  if (ctx) {
-    const r = await generateInContext(ctx, engine.tokenizer, localIds, {
-      maxTokens,
-      stopStrings: ['\n'],
-      stopTokenIds: engine.stopTokenIds,
-    });
-    return r.text;
-  }
-  const r = await generate(
-    engine.session,
-    engine.tokenizer,
-    localIds,
-    { maxTokens, stopStrings: ['\n'], stopTokenIds: engine.stopTokenIds, firstPosition: runtime.sink.length },
-    runtime.sink.clone(localIds.length + maxTokens + 1),
-  );
-  return r.text;
+  const maxTokens = lineTokens + cursor.typedTokens;
+  const options = {
+    maxTokens,
+    stopStrings: ['\n'],
+    stopTokenIds: engine.stopTokenIds,
+    constraint: cursor.constraint(),
+  };
+  const r = ctx
+    ? await generateInContext(ctx, engine.tokenizer, promptIds, options)
+    : await generate(
+        engine.session,
+        engine.tokenizer,
+        promptIds,
+        { ...options, firstPosition: runtime.sink.length },
+        runtime.sink.clone(promptIds.length + maxTokens + 1),
+      );
+  return cursor.answer(r.text);
 }
 
 export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOptions): Promise<EvalRunReport> {
@@ -99,6 +114,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     opts.configs.map((n) => [n, { bytes: 0, tokens: 0 }]),
   );
   const vocab = engine.config.vocabSize;
+  const predictions: EvalRunReport['predictions'] = [];
   let done = 0;
   for (const [repo, repoTasks] of byRepo) {
     const cache = await RepositoryCache.open({ root: repo, engine, config: opts.base, store: null });
@@ -118,6 +134,11 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
         const text = fs.readFileSync(`${repo}/${task.file}`, 'utf8');
         const before = text.slice(0, offsetOf(text, task.line, task.character));
         const localIds = engine.encode(base.fileHeader(task.file) + tailByTokens(engine, before, opts.localTokens));
+        const cursor = indentedCursor(engine.tokenizer, before, opts.indent ?? DEFAULT_INDENT_HANDLING);
+        const promptIds =
+          cursor.prefix === before
+            ? localIds
+            : engine.encode(base.fileHeader(task.file) + tailByTokens(engine, cursor.prefix, opts.localTokens));
         const targetIds = engine.encode(task.groundTruth);
         const context = cache.contextFor(task.file, before, true);
         for (const entry of context) {
@@ -163,7 +184,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
             });
             logitsByConfig.set(name, out.logits);
           }
-          lines.set(name, await predictLine(ctx, engine, base, localIds, targetIds.length + 8));
+          lines.set(name, await predictLine(ctx, engine, base, cursor, promptIds, targetIds.length + 8));
         }
         const full = logitsByConfig.get('full')!;
         const spans = tokenCharSpans(engine.tokenizer, targetIds);
@@ -179,11 +200,18 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
             if (overlaps && best !== id) allIdentifierRight = 0;
           });
           const line = lines.get(name)!;
+          predictions.push({
+            id: task.id,
+            config: name,
+            line,
+            exact: exactMatch(line, task.groundTruth),
+            edit: editSimilarity(line, task.groundTruth),
+          });
           results.get(name)!.push({
             nll: mean(nllFromLogits(logits, vocab, targetIds)),
             kl: mean(klDivergence(full, logits, vocab, targetIds.length)),
-            exact: exactMatch(line, task.groundTruth),
-            edit: editSimilarity(line, task.groundTruth),
+            exact: predictions.at(-1)!.exact,
+            edit: predictions.at(-1)!.edit,
             identifier: idStart >= 0 ? allIdentifierRight : 0,
           });
         }
@@ -234,5 +262,6 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     contextGainSignificant: gain?.significant ?? false,
     note,
     configs,
+    predictions,
   };
 }

@@ -8,7 +8,15 @@ import { makeTasks } from '../../eval/make-tasks';
 import { evalRun } from '../../eval/run';
 import { writeTasks } from '../../eval/task-file';
 import { addCacheFlags, type CacheFlagValues, cacheConfigFromFlags } from '../cache-flags';
-import { addCommonOptions, type CommonOptions, loadEngine, parseNumber } from '../common-options';
+import type { IndentHandling } from '../../engine/indented-cursor';
+import {
+  addCommonOptions,
+  type CommonOptions,
+  INDENT_HELP,
+  loadEngine,
+  parseIndent,
+  parseNumber,
+} from '../common-options';
 import { printResult, progress } from '../output';
 
 interface LongFileCliOptions extends CommonOptions, CacheFlagValues {
@@ -23,6 +31,7 @@ interface RunCliOptions extends CommonOptions, CacheFlagValues {
   configs?: string;
   localTokens: number;
   maxTasks?: number;
+  indent?: IndentHandling;
 }
 
 export function registerEval(program: Command): void {
@@ -52,7 +61,8 @@ export function registerEval(program: Command): void {
           parseNumber('--local-tokens', true, 1),
           384,
         )
-        .option('--max-tasks <n>', 'evaluate only the first N tasks', parseNumber('--max-tasks', true, 1)),
+        .option('--max-tasks <n>', 'evaluate only the first N tasks', parseNumber('--max-tasks', true, 1))
+        .option('--indent <mode>', INDENT_HELP, parseIndent),
     ),
   ).action(async (tasks: string, opts: RunCliOptions) => {
     const engine = await loadEngine(opts);
@@ -62,6 +72,7 @@ export function registerEval(program: Command): void {
         base: cacheConfigFromFlags(opts),
         localTokens: opts.localTokens,
         maxTasks: opts.maxTasks,
+        indent: opts.indent,
         progress,
       });
       progress(report.note);

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cacheStatistics } from '../../cache/repository-stats';
 import { addCacheFlags, type CacheFlagValues, cacheConfigFromFlags } from '../cache-flags';
-import { addCommonOptions, type CommonOptions, parseNumber } from '../common-options';
+import type { IndentHandling } from '../../engine/indented-cursor';
+import { addCommonOptions, type CommonOptions, INDENT_HELP, parseIndent, parseNumber } from '../common-options';
 import { CliError, printResult } from '../output';
 import { closeRepository, openRepository } from '../repository';
 
@@ -78,10 +79,18 @@ export function registerRepositoryCommands(program: Command): void {
     .requiredOption('--character <n>', 'zero-based character', parseNumber('--character', true, 0))
     .option('--max-tokens <n>', 'tokens to generate', parseNumber('--max-tokens', true, 1), 64)
     .option('--no-repository', 'ignore the repository cache (current file only)')
+    .option('--indent <mode>', INDENT_HELP, parseIndent)
     .action(
       async (
         repo: string,
-        opts: RepoOptions & { file: string; line: number; character: number; maxTokens: number; repository: boolean },
+        opts: RepoOptions & {
+          file: string;
+          line: number;
+          character: number;
+          maxTokens: number;
+          repository: boolean;
+          indent?: IndentHandling;
+        },
       ) => {
         const file = path.resolve(repo, opts.file);
         if (!fs.existsSync(file)) throw new CliError(`no such file in the repository: ${opts.file}`);
@@ -97,6 +106,7 @@ export function registerRepositoryCommands(program: Command): void {
               character: opts.character,
               maxTokens: opts.maxTokens,
               useRepository: opts.repository,
+              indent: opts.indent,
             });
           } catch (err) {
             if (err instanceof RangeError) throw new CliError(err.message);
