@@ -3,7 +3,7 @@
  * BENCHMARKS.md) and, with --json, the raw figures. Ratios are measured within one run.
  */
 import '../src/engine/float16-workaround';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
@@ -26,6 +26,7 @@ interface EngineBenchOptions {
   weightBits: string;
   accuracyLevel: string;
   threads?: string;
+  provider: string;
   json?: boolean;
 }
 
@@ -41,15 +42,16 @@ program
   .option('--weight-bits <list>', 'weight precisions to compare (32 = exact; 8, 4 = MatMulNBits)', '32')
   .option('--accuracy-level <n>', 'MatMulNBits accuracy_level for quantized weights (0 = float, 4 = int8)', '4')
   .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
+  .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
   .option('--json', 'print raw JSON')
   .action(async (opts: EngineBenchOptions) => {
     const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
-    const rows: (ThroughputRow & { weightBits: WeightBits })[] = [];
+    const rows: (ThroughputRow & { weightBits: WeightBits; provider: string })[] = [];
     for (const weightBits of weightBitsList(opts.weightBits)) {
       const engine = await Engine.load({
         modelDir: opts.model,
-        provider: 'cpu',
+        provider: opts.provider as 'cpu' | 'webgpu' | 'cuda',
         weightBits,
         weightAccuracyLevel: Number(opts.accuracyLevel) === 0 ? 0 : 4,
         threads: opts.threads ? Number(opts.threads) : undefined,
@@ -62,7 +64,7 @@ program
         16,
         Number(opts.chunk),
       );
-      rows.push(...measured.map((r) => ({ weightBits, ...r })));
+      rows.push(...measured.map((r) => ({ weightBits, provider: engine.session.provider, ...r })));
       await engine.dispose();
     }
     await probe.dispose();
@@ -90,9 +92,11 @@ program
   .requiredOption('--out <dir>', 'output directory')
   .option('--shape <name>', 'model shape', 'qwen2.5-coder-0.5b')
   .option('--seed <n>', 'PRNG seed', '0')
-  .action((opts: { out: string; shape: string; seed: string }) => {
+  .option('--tokenizer-dir <dir>', 'checkpoint whose tokenizer files are copied (default: the bundled tiny-coder)')
+  .action((opts: { out: string; shape: string; seed: string; tokenizerDir?: string }) => {
     const started = Date.now();
-    const parameters = makeCheckpoint(opts.shape, opts.out, bundledModelDir(), Number(opts.seed));
+    const tokenizerDir = opts.tokenizerDir ?? bundledModelDir();
+    const parameters = makeCheckpoint(opts.shape, opts.out, tokenizerDir, Number(opts.seed));
     console.log(
       JSON.stringify({ out: opts.out, shape: opts.shape, parameters, seconds: (Date.now() - started) / 1000 }),
     );
