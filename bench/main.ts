@@ -8,7 +8,7 @@ import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
 import { registerDecodeCacheCommand } from './decode-cache';
-import { measureEngineThroughput, type ThroughputRow } from './engine-throughput';
+import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
 import { makeCheckpoint } from './make-checkpoint';
 import { MatMulProbe } from './matmul-throughput';
 import { benchSidecarLatency } from './sidecar-latency';
@@ -40,33 +40,26 @@ program
   .option('--runs <n>', 'runs per figure (median reported)', '5')
   .option('--chunk <n>', 'prefill chunk', '512')
   .option('--weight-bits <list>', 'weight precisions to compare (32 = exact; 8, 4 = MatMulNBits)', '32')
-  .option('--accuracy-level <n>', 'MatMulNBits accuracy_level for quantized weights (0 = float, 4 = int8)', '4')
+  .option('--accuracy-level <list>', 'MatMulNBits accuracy_level(s) for quantized weights (0 = float, 4 = int8)', '4')
   .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
   .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
   .option('--json', 'print raw JSON')
   .action(async (opts: EngineBenchOptions) => {
     const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
-    const rows: (ThroughputRow & { weightBits: WeightBits; provider: string })[] = [];
-    for (const weightBits of weightBitsList(opts.weightBits)) {
-      const engine = await Engine.load({
+    const levels = opts.accuracyLevel.split(',').map((l) => (Number(l) === 0 ? 0 : 4) as 0 | 4);
+    const variants = weightBitsList(opts.weightBits).flatMap((weightBits): WeightVariant[] =>
+      weightBits === 32 ? [{ weightBits }] : levels.map((accuracyLevel) => ({ weightBits, accuracyLevel })),
+    );
+    const load = (v: WeightVariant) =>
+      Engine.load({
         modelDir: opts.model,
         provider: opts.provider as 'cpu' | 'webgpu' | 'cuda',
-        weightBits,
-        weightAccuracyLevel: Number(opts.accuracyLevel) === 0 ? 0 : 4,
+        weightBits: v.weightBits,
+        weightAccuracyLevel: v.accuracyLevel,
         threads: opts.threads ? Number(opts.threads) : undefined,
       });
-      const measured = await measureEngineThroughput(
-        engine,
-        probe,
-        contexts,
-        Number(opts.runs),
-        16,
-        Number(opts.chunk),
-      );
-      rows.push(...measured.map((r) => ({ weightBits, provider: engine.session.provider, ...r })));
-      await engine.dispose();
-    }
+    const rows = await measureWeightVariants(variants, load, probe, contexts, Number(opts.runs), Number(opts.chunk));
     await probe.dispose();
     if (opts.json) {
       console.log(JSON.stringify({ matmulN: probe.n, rows }));
@@ -74,14 +67,14 @@ program
     }
     console.log(`runs: ${opts.runs} per row (medians); prefill chunk ${opts.chunk}; MatMul probe ${probe.n}³ fp32\n`);
     console.log(
-      '| weight bits | context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul |',
+      '| weight bits | accuracy level | context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul | decode vs exact |',
     );
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       console.log(
-        `| ${r.weightBits} | ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ` +
+        `| ${r.weightBits} | ${r.accuracyLevel ?? '–'} | ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ` +
           `${fmt(r.matmulGflops)} | ${fmt(100 * r.prefillVsMatMul)} % | ${fmt(r.decodeTokensPerSec, 1)} | ` +
-          `${fmt(100 * r.decodeVsMatMul, 2)} % |`,
+          `${fmt(100 * r.decodeVsMatMul, 2)} % | ${r.decodeSpeedupVsExact ? fmt(r.decodeSpeedupVsExact, 2) + 'x' : '–'} |`,
       );
     }
   });
