@@ -91,8 +91,12 @@ export function buildDecoderGraph(
   const fused = (name: string, parts: string[], dims: number[]) =>
     g.weight({ name, dims, read: () => concatRows(parts.map((p) => weights.read(p))) });
   const format = options.weights ?? { bits: 32, accuracyLevel: 0 };
+  const protect = format.protectedLayers ?? 0;
+  const layerFormat = (i: number): WeightFormat =>
+    format.bits === 4 && (i < protect || i >= config.numLayers - protect) ? { ...format, bits: 8 } : format;
+  let currentFormat = format;
   const proj = (name: string, parts: string[], dims: [number, number]) =>
-    projection(g, name, dims, () => concatRows(parts.map((p) => weights.read(p))), format);
+    projection(g, name, dims, () => concatRows(parts.map((p) => weights.read(p))), currentFormat);
 
   const inputIds = g.input('input_ids', INT64, ['T']);
   const positionIds = g.input('position_ids', INT64, ['T']);
@@ -143,6 +147,7 @@ export function buildDecoderGraph(
 
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
+    currentFormat = layerFormat(i);
     x = g.within(p, () => {
       const h = rmsNorm(g, x, param(`${p}.input_layernorm.weight`, [hiddenSize]), eps);
       const projNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`);
@@ -213,12 +218,13 @@ export function buildDecoderGraph(
 
   const last = g.op('Gather', [x, logitIndex], { axis: 0 }); // [N, hidden]
   const normed = rmsNorm(g, last, param('model.norm.weight', [hiddenSize]), eps);
+  const headFormat = { ...format, bits: format.headBits ?? format.bits };
   const headName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   // A tied head at 32 bits is the embedding initializer itself (one copy); quantized, it is a second, smaller one.
   const head =
-    config.tieWordEmbeddings && format.bits === 32
+    config.tieWordEmbeddings && headFormat.bits === 32
       ? { apply: (v: string) => g.op('Gemm', [v, embed], { transB: 1 }) }
-      : projection(g, headName, [config.vocabSize, hiddenSize], () => weights.read(headName), format);
+      : projection(g, headName, [config.vocabSize, hiddenSize], () => weights.read(headName), headFormat);
   g.output('logits', head.apply(normed), FLOAT, ['N', config.vocabSize]);
   return g;
 }

@@ -16,6 +16,15 @@ export interface WeightFormat {
    * activations to int8 per block and uses integer dot products on the CPU (faster, slightly less exact).
    */
   accuracyLevel: 0 | 4;
+  /** Bits of the LM head when they differ from `bits` (the head's error reaches every logit directly). */
+  headBits?: 4 | 8 | 32;
+  /**
+   * This many layers at each end of the stack keep 8-bit weights when `bits` is 4: the first layers' errors travel
+   * through every later layer and the last ones' reach the logits undamped (measured in BENCHMARKS.md).
+   */
+  protectedLayers?: number;
+  /** The quantizer's version (kernels/weight-quant.ts), so that graphs quantized by an older one are rebuilt. */
+  quantizer?: number;
 }
 
 export const EXACT_WEIGHTS: WeightFormat = { bits: 32, accuracyLevel: 0 };

@@ -16,6 +16,8 @@
 export type WeightBits = 4 | 8 | 16 | 32;
 export const WEIGHT_BITS: readonly WeightBits[] = [4, 8, 16, 32];
 export const WEIGHT_BLOCK = 32;
+/** Bump when quantizeBlockwise's output changes: it is part of the graph variant's key. */
+export const QUANTIZER_VERSION = 2;
 
 export interface BlockQuantized {
   n: number;
@@ -50,6 +52,31 @@ function unpack(data: Uint8Array, base: number, index: number, bits: number): nu
   return (data[base + Math.floor(index / perByte)]! >> ((index % perByte) * bits)) & ((1 << bits) - 1);
 }
 
+/**
+ * Round-to-nearest still, but over the block's range shrunk by the factor (of SHRINK) that minimises the block's
+ * squared error: clipping the one or two extreme weights of a block buys a finer step for the other thirty, which
+ * at 4 bits lowers the error of Gaussian-like weights markedly (measured: KL in BENCHMARKS.md).
+ */
+const SHRINK = [1, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7];
+
+function bestRange(w: Float32Array, start: number, end: number, lo: number, hi: number, levels: number) {
+  let best = { scale: 1, zero: 0, error: Infinity };
+  for (const f of SHRINK) {
+    // Stored as float32 both here and in the graph, so the reference and onnxruntime use the same value.
+    const scale = Math.fround(hi > lo ? ((hi - lo) * f) / levels : 1);
+    const zero = Math.min(levels, Math.max(0, Math.round((-lo * f) / scale)));
+    let error = 0;
+    for (let i = start; i < end; i++) {
+      const code = Math.min(levels, Math.max(0, Math.round(w[i]! / scale) + zero));
+      const d = (code - zero) * scale - w[i]!;
+      error += d * d;
+    }
+    if (error < best.error) best = { scale, zero, error };
+    if (hi <= lo) break;
+  }
+  return best;
+}
+
 export function quantizeBlockwise(
   w: Float32Array,
   n: number,
@@ -76,9 +103,7 @@ export function quantizeBlockwise(
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
-      // Stored as float32 both here and in the graph, so the reference and onnxruntime use the same value.
-      const scale = Math.fround(hi > lo ? (hi - lo) / levels : 1);
-      const zero = Math.min(levels, Math.max(0, Math.round(-lo / scale)));
+      const { scale, zero } = bestRange(w, start, end, lo, hi, levels);
       scales[row * kBlocks + b] = scale;
       pack(zeroPoints, row * zRow, b, bits, zero);
       const base = (row * kBlocks + b) * blob;

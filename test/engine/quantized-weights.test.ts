@@ -5,6 +5,7 @@
  * engine generates end to end.
  */
 import { describe, expect, it } from 'vitest';
+import type { WeightFormat } from '../../kernels/quantized-linear';
 import { dequantizeBlockwise, quantizeBlockwise } from '../../kernels/weight-quant';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { causalBias, DecoderSession, EMPTY_PAST } from '../../src/engine/decoder-session';
@@ -25,12 +26,20 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 const concat = (rows: Float32Array[]) => Float32Array.from(rows.flatMap((r) => Array.from(r)));
 
-async function quantizedVsReference(bits: 4 | 8, accuracyLevel: 0 | 4) {
+async function quantizedVsReference(format: WeightFormat) {
   const checkpoint = loadCheckpoint(TINY_MODEL);
   const c = checkpoint.config;
+  const protect = format.protectedLayers ?? 0;
+  // The format's policy written out plainly: which bits each tensor gets.
+  const bitsOf = (name: string): 4 | 8 | 32 => {
+    if (name === 'model.embed_tokens.weight') return format.headBits ?? format.bits;
+    const layer = Number(/layers\.(\d+)\./.exec(name)![1]);
+    return format.bits === 4 && (layer < protect || layer >= c.numLayers - protect) ? 8 : format.bits;
+  };
   const dequantized = (name: string, rows: number) => {
     const w = checkpoint.readTensor(name);
-    return dequantizeBlockwise(quantizeBlockwise(w, rows, w.length / rows, bits));
+    const bits = bitsOf(name);
+    return bits === 32 ? w : dequantizeBlockwise(quantizeBlockwise(w, rows, w.length / rows, bits));
   };
   const lookup = (name: string) => {
     if (!PROJECTIONS.test(name)) return checkpoint.readTensor(name);
@@ -42,7 +51,7 @@ async function quantizedVsReference(bits: 4 | 8, accuracyLevel: 0 | 4) {
   const session = await DecoderSession.create(checkpoint, {
     provider: 'cpu',
     cacheDir: TEST_CACHE_DIR,
-    variant: { exposeHiddenStates: true, weights: { bits, accuracyLevel } },
+    variant: { exposeHiddenStates: true, weights: format },
   });
   try {
     const random = seededRandom(7);
@@ -70,15 +79,24 @@ async function quantizedVsReference(bits: 4 | 8, accuracyLevel: 0 | 4) {
 describe('quantized weights (tiny-coder)', () => {
   for (const bits of [4, 8] as const) {
     it(`${bits}-bit graph at accuracy level 0 equals the reference with dequantized weights`, async () => {
-      const d = await quantizedVsReference(bits, 0);
+      const d = await quantizedVsReference({ bits, accuracyLevel: 0 });
       expect(d.logits).toBeLessThan(1e-4);
       expect(d.keys).toBeLessThan(1e-4);
       expect(d.quantizationEffect).toBeGreaterThan(bits === 4 ? 1e-2 : 1e-4);
     });
   }
 
+  it('the default 4-bit format (outer layers and head at 8 bits) equals the reference with that policy', async () => {
+    const c = loadCheckpoint(TINY_MODEL).config;
+    const format = { ...weightFormat(c, 4, 0)!, protectedLayers: 1 }; // tiny-coder has 4 layers: protect 0 and 3
+    expect(format.headBits).toBe(8);
+    const d = await quantizedVsReference(format);
+    expect(d.logits).toBeLessThan(1e-4);
+    expect(d.keys).toBeLessThan(1e-4);
+  });
+
   it('4-bit graph at accuracy level 4 (int8 activations) stays well within the quantization effect', async () => {
-    const d = await quantizedVsReference(4, 4);
+    const d = await quantizedVsReference({ bits: 4, accuracyLevel: 4 });
     expect(d.logits).toBeLessThan(d.quantizationEffect / 2);
   });
 
@@ -113,7 +131,7 @@ describe('quantized weights (tiny-coder)', () => {
     const session = await DecoderSession.create(checkpoint, {
       provider: 'cpu',
       cacheDir: TEST_CACHE_DIR,
-      variant: { exposeHiddenStates: false, scoringWindow: 4, weights: { bits: 4, accuracyLevel: 4 } },
+      variant: { exposeHiddenStates: false, scoringWindow: 4, weights: weightFormat(checkpoint.config, 4) },
     });
     try {
       const ids = [5, 6, 7, 8, 9, 10];

@@ -77,7 +77,7 @@ describe('block-quantized weights', () => {
       });
     }
 
-    it(`${bits}-bit round trip is within half a step of every weight, and zero stays exact`, () => {
+    it(`${bits}-bit round trip: within half a step inside each block's range, clipped to it outside; zero exact`, () => {
       const n = 16;
       const k = 70;
       const w = gaussian(n * k, 3, 0.02);
@@ -88,10 +88,43 @@ describe('block-quantized weights', () => {
       const back = dequantizeBlockwise(q);
       for (let row = 0; row < n; row++)
         for (let c = 0; c < k; c++) {
-          const scale = q.scales[row * q.kBlocks + Math.floor(c / WEIGHT_BLOCK)]!;
-          expect(Math.abs(back[row * k + c]! - w[row * k + c]!)).toBeLessThanOrEqual(scale / 2 + 1e-7);
+          const block = row * q.kBlocks + Math.floor(c / WEIGHT_BLOCK);
+          const scale = q.scales[block]!;
+          const zero =
+            bits === 8
+              ? q.zeroPoints[block]!
+              : (q.zeroPoints[row * Math.ceil(q.kBlocks / 2) + Math.floor(Math.floor(c / WEIGHT_BLOCK) / 2)]! >>
+                  (4 * (Math.floor(c / WEIGHT_BLOCK) % 2))) &
+                15;
+          const lo = -zero * scale;
+          const hi = ((1 << bits) - 1 - zero) * scale;
+          const v = w[row * k + c]!;
+          const clipped = Math.min(hi, Math.max(lo, v));
+          expect(Math.abs(back[row * k + c]! - clipped)).toBeLessThanOrEqual(scale / 2 + 1e-7);
         }
       expect(back[5]).toBe(0);
+    });
+
+    it(`${bits}-bit blocks have less squared error than plain min-max rounding`, () => {
+      const n = 64;
+      const k = 64;
+      const w = gaussian(n * k, 4, 0.02);
+      const back = dequantizeBlockwise(quantizeBlockwise(w, n, k, bits));
+      const levels = (1 << bits) - 1;
+      let error = 0;
+      let minMaxError = 0;
+      for (let start = 0; start < w.length; start += WEIGHT_BLOCK) {
+        const block = w.subarray(start, start + WEIGHT_BLOCK);
+        const lo = Math.min(0, ...block);
+        const scale = (Math.max(0, ...block) - lo) / levels;
+        const zero = Math.round(-lo / scale);
+        block.forEach((v, j) => {
+          const code = Math.min(levels, Math.max(0, Math.round(v / scale) + zero));
+          minMaxError += ((code - zero) * scale - v) ** 2;
+          error += (back[start + j]! - v) ** 2;
+        });
+      }
+      expect(error).toBeLessThan(minMaxError);
     });
   }
 
