@@ -5,7 +5,7 @@
 # on-device.sh runs it inside the slim app (.gpu/app: dist/cli.js, dist/bench.js, hence ../../ to this file), with
 # $REPO the project root. A dry run here, on the tiny model and the CPU only:
 #   MEASURE_MODEL=models/tiny-coder PROVIDERS=cpu OUT=/tmp/measure bash bench/gpu/measure.sh
-# Budget about 5 minutes: every step has its own timeout and runs whatever the previous ones did, so one failure
+# Budget about 5-6 minutes (timeout_s=420 leaves room): every step has its own timeout and runs whatever the previous ones did, so one failure
 # (no WebGPU adapter, a slow graph build) costs its step only. Results: $OUT/results.jsonl (one line per step:
 # {step, rc, ms, result}) and $OUT/stderr.log (each step's stderr tail, -v logs name the provider that ran).
 #
@@ -28,12 +28,12 @@ step() { # step NAME TIMEOUT CMD...: one measurement; its JSON stdout and its st
   local name=$1 limit=$2
   shift 2
   local t0=$(date +%s%N)
-  timeout "$limit" "$@" > /tmp/step.out 2> /tmp/step.err
+  timeout "$limit" "$@" > "/tmp/step-$name.out" 2> "/tmp/step-$name.err"
   local rc=$?
   local ms=$((($(date +%s%N) - t0) / 1000000))
   # Only 8 files come back from $OUT: everything is appended to two of them.
-  { echo "=== $name (rc $rc, $ms ms)"; tail -c 4000 /tmp/step.err; } >> "$OUT/stderr.log"
-  local result=$(tail -n 1 /tmp/step.out)
+  { echo "=== $name (rc $rc, $ms ms)"; tail -c 4000 "/tmp/step-$name.err"; } >> "$OUT/stderr.log"
+  local result=$(tail -n 1 "/tmp/step-$name.out")
   case "$result" in "{"*) ;; *) result=null ;; esac
   echo "{\"step\":\"$name\",\"rc\":$rc,\"ms\":$ms,\"result\":$result}" | tee -a "$OUT/results.jsonl"
   return 0
@@ -49,10 +49,12 @@ if [ -z "${MEASURE_MODEL:-}" ] && [ ! -f "$CKPT/model.safetensors.index.json" ];
 fi
 
 # 2. Graphs for both weight precisions, built once on the CPU provider (the graph cache is shared by providers).
+# In parallel: the 4-bit build is single-threaded quantization, the exact one mostly writing 2 GB.
 for bits in 4 32; do
-  step "build-w$bits" 150 node dist/cli.js generate --model "$CKPT" --provider cpu --weight-bits "$bits" \
-    --prompt "def f(" --max-tokens 1 --json
+  step "build-w$bits" 200 node dist/cli.js generate --model "$CKPT" --provider cpu --weight-bits "$bits" \
+    --prompt "def f(" --max-tokens 1 --json &
 done
+wait
 
 # 3. generate: 1,061-token prompt + 32 tokens; the second run of each pair is the figure.
 for provider in $PROVIDERS; do
