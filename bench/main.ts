@@ -3,17 +3,35 @@
  * BENCHMARKS.md) and, with --json, the raw figures. Ratios are measured within one run.
  */
 import '../src/engine/float16-workaround';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
 import { Engine } from '../src/engine/engine';
+import { bundledModelDir } from '../src/engine/paths';
 import { registerDecodeCacheCommand } from './decode-cache';
 import { registerGraphCheckCommand } from './graph-check';
-import { measureEngineThroughput } from './engine-throughput';
+import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
+import { makeCheckpoint } from './make-checkpoint';
 import { MatMulProbe } from './matmul-throughput';
 import { benchSidecarLatency } from './sidecar-latency';
 import { completionSummary, benchRepository } from './repository-bench';
 import { fmt, median } from './stats';
+import { benchWeightQuality } from './weight-quality';
 
 const program = new Command('repokv-bench');
+
+interface EngineBenchOptions {
+  model?: string;
+  contexts: string;
+  runs: string;
+  chunk: string;
+  weightBits: string;
+  accuracyLevel: string;
+  threads?: string;
+  provider: string;
+  json?: boolean;
+}
+
+const weightBitsList = (list: string): WeightBits[] => list.split(',').map((b) => parseWeightBits(b.trim()));
 
 program
   .command('engine')
@@ -22,30 +40,112 @@ program
   .option('--contexts <list>', 'context lengths', '512,2048,4096')
   .option('--runs <n>', 'runs per figure (median reported)', '5')
   .option('--chunk <n>', 'prefill chunk', '512')
+  .option('--weight-bits <list>', 'weight precisions to compare (32 = exact; 8, 4 = MatMulNBits)', '32')
+  .option('--accuracy-level <list>', 'MatMulNBits accuracy_level(s) for quantized weights (0 = float, 4 = int8)', '4')
+  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
+  .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
   .option('--json', 'print raw JSON')
-  .action(async (opts: { model?: string; contexts: string; runs: string; chunk: string; json?: boolean }) => {
-    const engine = await Engine.load({ modelDir: opts.model, provider: 'cpu' });
+  .action(async (opts: EngineBenchOptions) => {
     const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
-    const rows = await measureEngineThroughput(engine, probe, contexts, Number(opts.runs), 16, Number(opts.chunk));
+    const levels = opts.accuracyLevel.split(',').map((l) => (Number(l) === 0 ? 0 : 4) as 0 | 4);
+    const variants = weightBitsList(opts.weightBits).flatMap((weightBits): WeightVariant[] =>
+      weightBits === 32 ? [{ weightBits }] : levels.map((accuracyLevel) => ({ weightBits, accuracyLevel })),
+    );
+    const load = (v: WeightVariant) =>
+      Engine.load({
+        modelDir: opts.model,
+        provider: opts.provider as 'cpu' | 'webgpu' | 'cuda',
+        weightBits: v.weightBits,
+        weightAccuracyLevel: v.accuracyLevel,
+        threads: opts.threads ? Number(opts.threads) : undefined,
+      });
+    const rows = await measureWeightVariants(variants, load, probe, contexts, Number(opts.runs), Number(opts.chunk));
     await probe.dispose();
-    await engine.dispose();
     if (opts.json) {
       console.log(JSON.stringify({ matmulN: probe.n, rows }));
       return;
     }
     console.log(`runs: ${opts.runs} per row (medians); prefill chunk ${opts.chunk}; MatMul probe ${probe.n}³ fp32\n`);
     console.log(
-      '| context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul |',
+      '| weight bits | accuracy level | context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul | decode vs exact |',
     );
-    console.log('|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       console.log(
-        `| ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ${fmt(r.matmulGflops)} | ` +
-          `${fmt(100 * r.prefillVsMatMul)} % | ${fmt(r.decodeTokensPerSec, 0)} | ${fmt(100 * r.decodeVsMatMul, 2)} % |`,
+        `| ${r.weightBits} | ${r.accuracyLevel ?? '–'} | ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ` +
+          `${fmt(r.matmulGflops)} | ${fmt(100 * r.prefillVsMatMul)} % | ${fmt(r.decodeTokensPerSec, 1)} | ` +
+          `${fmt(100 * r.decodeVsMatMul, 2)} % | ${r.decodeSpeedupVsExact ? fmt(r.decodeSpeedupVsExact, 2) + 'x' : '–'} |`,
       );
     }
   });
+
+program
+  .command('make-checkpoint')
+  .description('a random-weight checkpoint of a real model shape (BF16) with the bundled tokenizer files')
+  .requiredOption('--out <dir>', 'output directory')
+  .option('--shape <name>', 'model shape', 'qwen2.5-coder-0.5b')
+  .option('--seed <n>', 'PRNG seed', '0')
+  .option('--tokenizer-dir <dir>', 'checkpoint whose tokenizer files are copied (default: the bundled tiny-coder)')
+  .action((opts: { out: string; shape: string; seed: string; tokenizerDir?: string }) => {
+    const started = Date.now();
+    const tokenizerDir = opts.tokenizerDir ?? bundledModelDir();
+    const parameters = makeCheckpoint(opts.shape, opts.out, tokenizerDir, Number(opts.seed));
+    console.log(
+      JSON.stringify({ out: opts.out, shape: opts.shape, parameters, seconds: (Date.now() - started) / 1000 }),
+    );
+  });
+
+program
+  .command('weight-quality')
+  .description('KL of quantized weights from the exact ones and both NLLs, on the long-file protocol')
+  .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+  .option('--weight-bits <bits>', 'quantized weight bits (4 or 8)', '4')
+  .option('--accuracy-level <n>', 'MatMulNBits accuracy_level (0 = float, 4 = int8)', '4')
+  .option('--repo <dir>', "repository whose files are scored (default: this project's src/)", 'src')
+  .option('--prefix-tokens <n>', 'tokens before the target', '768')
+  .option('--target-tokens <n>', 'tokens scored per file', '256')
+  .option('--min-tokens <n>', 'scored tokens at least', '2000')
+  .option('--json', 'print raw JSON')
+  .action(
+    async (opts: {
+      model?: string;
+      weightBits: string;
+      accuracyLevel: string;
+      repo: string;
+      prefixTokens: string;
+      targetTokens: string;
+      minTokens: string;
+      json?: boolean;
+    }) => {
+      const weightBits = parseWeightBits(opts.weightBits);
+      const exact = await Engine.load({ modelDir: opts.model, provider: 'cpu', weightBits: 32 });
+      const quantized = await Engine.load({
+        modelDir: opts.model,
+        provider: 'cpu',
+        weightBits,
+        weightAccuracyLevel: Number(opts.accuracyLevel) === 0 ? 0 : 4,
+      });
+      const r = await benchWeightQuality(exact, quantized, weightBits, opts.repo, {
+        prefixTokens: Number(opts.prefixTokens),
+        targetTokens: Number(opts.targetTokens),
+        minTokens: Number(opts.minTokens),
+        progress: (l) => console.error(l),
+      });
+      await exact.dispose();
+      await quantized.dispose();
+      if (opts.json) {
+        console.log(JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel) }));
+        return;
+      }
+      console.log('| weight bits | files | tokens | KL (nats) | NLL exact | NLL quantized |');
+      console.log('|---:|---:|---:|---:|---:|---:|');
+      console.log(
+        `| ${r.weightBits} | ${r.files} | ${r.tokens} | ${fmt(r.klDivergence, 4)} | ${fmt(r.nllExact, 3)} | ` +
+          `${fmt(r.nllQuantized, 3)} |`,
+      );
+    },
+  );
 
 program
   .command('repository <repo>')

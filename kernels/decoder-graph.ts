@@ -20,8 +20,9 @@ import { type CompressedBlock, dequantizedBlockAttention, groupedQueryAttention 
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
 import { checkFusedLayout, type FusedLayout, fusedBlockAttention, fusedBlockInputs } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
-import { applyRotary, linear, rmsNorm, rotaryAt, rotaryTables, swiGlu } from './layers';
+import { applyRotary, rmsNorm, rotaryAt, rotaryTables, swiGlu } from './layers';
 import { TensorDataType } from './onnx-proto';
+import { projection, type WeightFormat } from './quantized-linear';
 
 export interface CompressedLayout {
   /** Bits of keys and values per layer (16 = raw float32). */
@@ -47,6 +48,12 @@ export interface DecoderGraphOptions {
   compressed?: CompressedLayout;
   /** Query-time variant: attend over a repository block in MatMulNBits layout (kernels/fused-attention.ts). */
   fused?: FusedLayout;
+  /**
+   * Projection and LM-head weights: absent = the checkpoint's float32 (the exact reference graph); 4 or 8 bits =
+   * MatMulNBits blocks quantized when the graph is built (kernels/weight-quant.ts). The embedding Gather stays
+   * float32 either way: it reads T rows per step, so quantizing it saves memory but no time.
+   */
+  weights?: WeightFormat;
 }
 
 /** What the builder needs from a checkpoint: which tensors exist and their float32 data. */
@@ -83,6 +90,13 @@ export function buildDecoderGraph(
   const optionalParam = (name: string, dims: number[]) => (weights.has(name) ? param(name, dims) : undefined);
   const fused = (name: string, parts: string[], dims: number[]) =>
     g.weight({ name, dims, read: () => concatRows(parts.map((p) => weights.read(p))) });
+  const format = options.weights ?? { bits: 32, accuracyLevel: 0 };
+  const protect = format.protectedLayers ?? 0;
+  const layerFormat = (i: number): WeightFormat =>
+    format.bits === 4 && (i < protect || i >= config.numLayers - protect) ? { ...format, bits: 8 } : format;
+  let currentFormat = format;
+  const proj = (name: string, parts: string[], dims: [number, number]) =>
+    projection(g, name, dims, () => concatRows(parts.map((p) => weights.read(p))), currentFormat);
 
   const inputIds = g.input('input_ids', INT64, ['T']);
   const positionIds = g.input('position_ids', INT64, ['T']);
@@ -133,30 +147,26 @@ export function buildDecoderGraph(
 
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
+    currentFormat = layerFormat(i);
     x = g.within(p, () => {
       const h = rmsNorm(g, x, param(`${p}.input_layernorm.weight`, [hiddenSize]), eps);
-      const proj = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`);
+      const projNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`);
       const qkvRows = (H + 2 * KV) * d;
-      const qkvBias = weights.has(`${proj[0]}.bias`)
+      const qkvBias = weights.has(`${projNames[0]}.bias`)
         ? fused(
             `${p}.self_attn.qkv_proj.bias`,
-            proj.map((n) => `${n}.bias`),
+            projNames.map((n) => `${n}.bias`),
             [qkvRows],
           )
         : undefined;
-      const qkvWeight = fused(
+      const qkvWeight = proj(
         `${p}.self_attn.qkv_proj.weight`,
-        proj.map((n) => `${n}.weight`),
+        projNames.map((n) => `${n}.weight`),
         [qkvRows, hiddenSize],
       );
-      const [qFlat, kFlat, vFlat] = g.opN(
-        'Split',
-        [linear(g, h, qkvWeight, qkvBias), g.ints([H * d, KV * d, KV * d])],
-        3,
-        {
-          axis: 1,
-        },
-      );
+      const [qFlat, kFlat, vFlat] = g.opN('Split', [qkvWeight.apply(h, qkvBias), g.ints([H * d, KV * d, KV * d])], 3, {
+        axis: 1,
+      });
       const q = applyRotary(g, g.op('Reshape', [qFlat!, g.ints([0, H, d])]), rope, d); // [T, H, d]
       const kBeforeRotary = g.op('Reshape', [kFlat!, g.ints([0, KV, d])]);
       if (options.scoringWindow) g.output(`prerope_key.${i}`, kBeforeRotary, FLOAT, ['T', KV, d]);
@@ -175,16 +185,16 @@ export function buildDecoderGraph(
         ? fusedBlockAttention(g, shape, fusedBlock)
         : dequantized && dequantizedBlockAttention(g, dequantized);
       const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, block);
-      const oWeight = param(`${p}.self_attn.o_proj.weight`, [hiddenSize, H * d]);
+      const oWeight = proj(`${p}.self_attn.o_proj.weight`, [`${p}.self_attn.o_proj.weight`], [hiddenSize, H * d]);
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
-      const afterAttn = g.op('Add', [x, linear(g, attn.output, oWeight, oBias)]);
+      const afterAttn = g.op('Add', [x, oWeight.apply(attn.output, oBias)]);
       if (options.scoringWindow)
-        scorerOutputs(g, i, attn.probs, v, oWeight, options.scoringWindow, { KV, G, d, hiddenSize });
+        scorerOutputs(g, i, attn.probs, v, oWeight.floatWeight(), options.scoringWindow, { KV, G, d, hiddenSize });
 
       const h2 = rmsNorm(g, afterAttn, param(`${p}.post_attention_layernorm.weight`, [hiddenSize]), eps);
       const mlp = ['gate_proj', 'up_proj'].map((n) => `${p}.mlp.${n}`);
       const gateUp = {
-        weight: fused(
+        weight: proj(
           `${p}.mlp.gate_up_proj.weight`,
           mlp.map((n) => `${n}.weight`),
           [2 * intermediateSize, hiddenSize],
@@ -198,7 +208,7 @@ export function buildDecoderGraph(
           : undefined,
       };
       const down = {
-        weight: param(`${p}.mlp.down_proj.weight`, [hiddenSize, intermediateSize]),
+        weight: proj(`${p}.mlp.down_proj.weight`, [`${p}.mlp.down_proj.weight`], [hiddenSize, intermediateSize]),
         bias: optionalParam(`${p}.mlp.down_proj.bias`, [hiddenSize]),
       };
       return g.op('Add', [afterAttn, swiGlu(g, h2, gateUp, down, intermediateSize)]);
@@ -208,8 +218,14 @@ export function buildDecoderGraph(
 
   const last = g.op('Gather', [x, logitIndex], { axis: 0 }); // [N, hidden]
   const normed = rmsNorm(g, last, param('model.norm.weight', [hiddenSize]), eps);
-  const head = config.tieWordEmbeddings ? embed : param('lm_head.weight', [config.vocabSize, hiddenSize]);
-  g.output('logits', linear(g, normed, head), FLOAT, ['N', config.vocabSize]);
+  const headFormat = { ...format, bits: format.headBits ?? format.bits };
+  const headName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  // A tied head at 32 bits is the embedding initializer itself (one copy); quantized, it is a second, smaller one.
+  const head =
+    config.tieWordEmbeddings && headFormat.bits === 32
+      ? { apply: (v: string) => g.op('Gemm', [v, embed], { transB: 1 }) }
+      : projection(g, headName, [config.vocabSize, hiddenSize], () => weights.read(headName), headFormat);
+  g.output('logits', head.apply(normed), FLOAT, ['N', config.vocabSize]);
   return g;
 }
 

@@ -21,8 +21,10 @@ export type AttrValue = number | number[] | string | { float: number } | { float
 export interface WeightSource {
   name: string;
   dims: number[];
-  /** Produces the float32 data; called once, while the weight file is written. */
-  read(): Float32Array;
+  /** Element type; default float32. */
+  dataType?: TensorDataType;
+  /** Produces the data (float32, or uint8 for quantized codes); called once, while the weight file is written. */
+  read(): Float32Array | Uint8Array;
 }
 
 export const ONNX_OPSET = 18;
@@ -167,6 +169,10 @@ export class GraphBuilder {
             `internal error: weight ${w.name} has ${data.length} values, dims ${w.dims} need ${expected}`,
           );
         }
+        const wantFloat = (w.dataType ?? TensorDataType.FLOAT) === TensorDataType.FLOAT;
+        if (wantFloat !== data instanceof Float32Array) {
+          throw new Error(`internal error: weight ${w.name} data does not match its element type ${w.dataType}`);
+        }
         const pad = (WEIGHT_ALIGNMENT - (offset % WEIGHT_ALIGNMENT)) % WEIGHT_ALIGNMENT;
         if (pad) fs.writeSync(fd, new Uint8Array(pad));
         offset += pad;
@@ -175,7 +181,7 @@ export class GraphBuilder {
         initializers.push({
           name: w.name,
           dims: w.dims,
-          dataType: TensorDataType.FLOAT,
+          dataType: w.dataType ?? TensorDataType.FLOAT,
           dataLocation: 1,
           externalData: [
             { key: 'location', value: WEIGHTS_FILE },

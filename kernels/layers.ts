@@ -18,24 +18,19 @@ export function linear(g: GraphBuilder, x: string, weight: string, bias?: string
   return g.op('Gemm', bias ? [x, weight, bias] : [x, weight], { transB: 1 });
 }
 
-/** down(silu(gate) · up), with gate and up computed by one fused Gemm and split. */
+/** down(silu(gate) · up), with gate and up computed by one fused projection and split. */
 export function swiGlu(
   g: GraphBuilder,
   x: string,
-  gateUp: { weight: string; bias?: string },
-  down: { weight: string; bias?: string },
+  gateUp: { weight: { apply(x: string, bias?: string): string }; bias?: string },
+  down: { weight: { apply(x: string, bias?: string): string }; bias?: string },
   intermediate: number,
 ): string {
-  const [gate, up] = g.opN(
-    'Split',
-    [linear(g, x, gateUp.weight, gateUp.bias), g.ints([intermediate, intermediate])],
-    2,
-    {
-      axis: 1,
-    },
-  );
+  const [gate, up] = g.opN('Split', [gateUp.weight.apply(x, gateUp.bias), g.ints([intermediate, intermediate])], 2, {
+    axis: 1,
+  });
   const silu = g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]);
-  return linear(g, g.op('Mul', [silu, up!]), down.weight, down.bias);
+  return down.weight.apply(g.op('Mul', [silu, up!]), down.bias);
 }
 
 /**

@@ -12,6 +12,7 @@ export async function kiviSession(engine: Engine, opts: DecodeCacheOptions): Pro
     cacheDir: engine.cacheDir,
     threads: opts.threads,
     variant: {
+      ...engine.weights,
       exposeHiddenStates: false,
       compressed: {
         keyBits: Array(layers).fill(opts.bits),
@@ -34,7 +35,7 @@ export async function fusedSession(
     provider: 'cpu',
     cacheDir: engine.cacheDir,
     threads,
-    variant: { exposeHiddenStates: false, fused: fusedGraphLayout(quant, capacity) },
+    variant: { ...engine.weights, exposeHiddenStates: false, fused: fusedGraphLayout(quant, capacity) },
   });
 }
 

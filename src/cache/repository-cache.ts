@@ -265,6 +265,8 @@ export class RepositoryCache {
         ...keyedConfig(this.runtime.config),
         keyBits: this.runtime.keyBits,
         quantLayout: this.runtime.quantLayout,
+        // Quantized weights give different keys and values; exact weights keep the keys they always had.
+        ...this.engine.weights,
       },
       sinkPrefix: this.runtime.sinkPrefix,
       segmentText: segment.text,

@@ -96,7 +96,7 @@ export class CacheRuntime {
     const scoring = await DecoderSession.create(engine.checkpoint, {
       provider: engine.session.provider as 'cpu',
       cacheDir: engine.cacheDir,
-      variant: { exposeHiddenStates: false, scoringWindow: config.window },
+      variant: { ...engine.weights, exposeHiddenStates: false, scoringWindow: config.window },
       log,
     });
     const calibration = await calibrate(scoring, sink, (t) => engine.encode(t), config);
@@ -239,7 +239,7 @@ export class CacheRuntime {
       DecoderSession.create(this.engine.checkpoint, {
         provider: this.engine.session.provider as 'cpu',
         cacheDir: this.engine.cacheDir,
-        variant: { exposeHiddenStates: false, compressed: this.blockLayout() },
+        variant: { ...this.engine.weights, exposeHiddenStates: false, compressed: this.blockLayout() },
         log: this.log,
       }),
     );
@@ -253,6 +253,7 @@ export class CacheRuntime {
         provider: this.engine.session.provider as 'cpu',
         cacheDir: this.engine.cacheDir,
         variant: {
+          ...this.engine.weights,
           exposeHiddenStates: false,
           fused: fusedGraphLayout(quant, Array<number>(this.engine.config.numLayers).fill(capacity)),
         },

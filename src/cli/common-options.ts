@@ -1,5 +1,6 @@
 /** Options every command shares, parsed once, so that each command file only declares its own. */
 import { type Command, Option } from 'commander';
+import { parseWeightBits, type WeightBits } from '../../kernels/weight-quant';
 import { Engine } from '../engine/engine';
 import {
   DEFAULT_INDENT_HANDLING,
@@ -16,6 +17,7 @@ export interface CommonOptions {
   provider: ProviderPreference;
   cacheDir?: string;
   verbose?: boolean;
+  weightBits?: WeightBits | 'auto';
 }
 
 export function addCommonOptions(cmd: Command): Command {
@@ -24,7 +26,22 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--json', 'print one JSON object on stdout')
     .addOption(new Option('--provider <name>', 'execution provider').choices([...PROVIDER_PREFERENCES]).default('auto'))
     .option('--cache-dir <dir>', 'where graphs and the KV cache store live (default: the user cache directory)')
+    .option(
+      '--weight-bits <bits>',
+      'projection weights: 32 = the checkpoint exactly, 8 or 4 = block-quantized; auto = by model size',
+      parseWeightBitsOption,
+      'auto',
+    )
     .option('-v, --verbose', 'log engine details on stderr');
+}
+
+function parseWeightBitsOption(value: string): WeightBits | 'auto' {
+  if (value === 'auto') return value;
+  try {
+    return parseWeightBits(value);
+  } catch (err) {
+    throw new CliError(`--weight-bits: ${(err as Error).message}`);
+  }
 }
 
 export function loadEngine(opts: CommonOptions): Promise<Engine> {
@@ -32,6 +49,7 @@ export function loadEngine(opts: CommonOptions): Promise<Engine> {
     modelDir: opts.model,
     provider: opts.provider,
     cacheDir: opts.cacheDir,
+    weightBits: opts.weightBits,
     log: opts.verbose ? progress : undefined,
     warn: progress,
   });

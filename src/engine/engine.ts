@@ -7,10 +7,13 @@ import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
+import type { WeightFormat } from '../../kernels/quantized-linear';
+import type { WeightBits } from '../../kernels/weight-quant';
 import type { GraphVariant } from './graph-cache';
 import { bundledModelDir, defaultCacheDir } from './paths';
 import type { Logger, ProviderPreference } from './providers';
 import { TextTokenizer } from './tokenizer';
+import { weightFormat } from './weight-bits';
 
 export interface EngineOptions {
   /** Checkpoint directory; default: the bundled tiny-coder. */
@@ -22,6 +25,10 @@ export interface EngineOptions {
   warn?: Logger;
   variant?: GraphVariant;
   threads?: number;
+  /** 4, 8 or 32 (exact); 'auto' or absent: the default for the model's size (src/engine/weight-bits.ts). */
+  weightBits?: WeightBits | 'auto';
+  /** MatMulNBits accuracy level for quantized weights (benchmarks compare them). */
+  weightAccuracyLevel?: 0 | 4;
 }
 
 export class Engine {
@@ -39,15 +46,27 @@ export class Engine {
     const checkpoint = loadCheckpoint(dir);
     const tokenizer = TextTokenizer.fromDir(checkpoint.dir);
     const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const weights = weightFormat(checkpoint.config, options.weightBits, options.weightAccuracyLevel);
+    const variant = { ...(options.variant ?? { exposeHiddenStates: false }), ...(weights ? { weights } : {}) };
+    options.log?.(`weights: ${weights ? `${weights.bits}-bit MatMulNBits blocks` : 'exact (checkpoint, fp32)'}`);
     const session = await DecoderSession.create(checkpoint, {
       provider: options.provider ?? 'auto',
       cacheDir,
-      variant: options.variant,
+      variant,
       log: options.log,
       warn: options.warn,
       threads: options.threads,
     });
     return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
+  }
+
+  /**
+   * The weight format every graph of this engine must use (scoring, compressed and fused cache graphs too), so
+   * that they all compute with the same weights: spread into each variant. Absent = exact weights.
+   */
+  get weights(): { weights?: WeightFormat } {
+    const w = this.session.variant.weights;
+    return w ? { weights: w } : {};
   }
 
   get config() {

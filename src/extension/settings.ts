@@ -4,7 +4,14 @@
  * one rather than make the sidecar refuse to start.
  */
 import * as vscode from 'vscode';
-import type { EvictionPolicy, ExcludeSetting, ExecutionProvider, KvBits, ServiceSettings } from '../sidecar/protocol';
+import type {
+  EvictionPolicy,
+  ExcludeSetting,
+  ExecutionProvider,
+  KvBits,
+  ServiceSettings,
+  WeightBitsSetting,
+} from '../sidecar/protocol';
 
 export interface CompletionSettings {
   readonly debounceMs: number;
@@ -14,6 +21,7 @@ export interface CompletionSettings {
 const PROVIDERS: readonly ExecutionProvider[] = ['auto', 'cuda', 'webgpu', 'cpu'];
 const EVICTIONS: readonly EvictionPolicy[] = ['none', 'snapkv', 'defensive', 'h2o'];
 const KV_BITS: readonly KvBits[] = [2, 4, 8, 16];
+const WEIGHT_BITS: readonly WeightBitsSetting[] = ['auto', 4, 8, 32];
 
 /** Settings whose change needs a new service (model, provider, cache shape, what is indexed). */
 const SERVICE_SECTIONS = [
@@ -38,6 +46,7 @@ export function readServiceSettings(cacheDir: string): ServiceSettings {
   return {
     modelPath: c.get<string>('model.path', '').trim(),
     executionProvider: pick(c.get<string>('executionProvider'), PROVIDERS, 'auto'),
+    weightBits: pick(c.get<WeightBitsSetting>('model.weightBits'), WEIGHT_BITS, 'auto'),
     cache: {
       kvBits: pick(c.get<number>('cache.kvBits'), KV_BITS, 2),
       keepRatio: clamp(c.get('cache.keepRatio'), 0.01, 1, 0.5),

@@ -239,6 +239,7 @@ export async function createRepositoryService(
   const engine = await Engine.load({
     modelDir: settings.modelPath,
     provider: settings.executionProvider,
+    weightBits: settings.weightBits,
     cacheDir: settings.cacheDir,
     log: (line) => log('info', line),
   });

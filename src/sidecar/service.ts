@@ -82,6 +82,7 @@ export interface ChatResult {
 export type KvBits = 2 | 4 | 8 | 16;
 export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
 export type ExecutionProvider = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+export type WeightBitsSetting = 'auto' | 4 | 8 | 32;
 /** A `files.exclude`-style setting: globs, or globs mapped to true/false or to a sibling condition. */
 export type ExcludeSetting = readonly string[] | Readonly<Record<string, boolean | { when: string }>>;
 
@@ -100,6 +101,8 @@ export interface ServiceSettings {
   /** A Hugging Face checkpoint directory; the sidecar's entry resolves '' to the bundled model. */
   modelPath: string;
   executionProvider: ExecutionProvider;
+  /** `repokv.model.weightBits`: 32 = the checkpoint exactly, 8 or 4 = block-quantized; absent or 'auto' = by size. */
+  weightBits?: WeightBitsSetting;
   cache: CacheSettings;
   /** Where the persistent segment store lives: the extension's global storage. */
   cacheDir: string;

@@ -111,6 +111,7 @@ const cacheSettings = object<CacheSettings>({
 const settings = object<ServiceSettings>({
   modelPath: str,
   executionProvider: oneOf(['auto', 'cuda', 'webgpu', 'cpu'] as const),
+  weightBits: optional(oneOf(['auto', 4, 8, 32] as const)),
   cache: cacheSettings,
   cacheDir: nonEmpty,
   exclude: arrayOf(exclude),

@@ -11,6 +11,7 @@ describe('settings', () => {
     expect(readServiceSettings('/storage')).toEqual({
       modelPath: '',
       executionProvider: 'auto',
+      weightBits: 'auto',
       cache: { kvBits: 2, keepRatio: 0.5, sinkTokens: 4, eviction: 'defensive', maxMemoryMB: 1024 },
       cacheDir: '/storage',
       exclude: [],

@@ -15,6 +15,8 @@ export interface ReferenceOptions {
    * (token i sees tokens 0..i), as in Hugging Face, whatever the positions are.
    */
   positions?: number[];
+  /** The LM head to use instead of the checkpoint's (a tied head quantized apart from the embedding it shares). */
+  head?: Float32Array;
 }
 
 export interface ReferenceResult {
@@ -196,7 +198,7 @@ export function referenceForward(
 
   // Final norm and LM head (tied: the embedding matrix, [vocab, hidden], is the head).
   const finalNorm = get('model.norm.weight', d);
-  const head = config.tieWordEmbeddings ? embed : get('lm_head.weight', vocab * d);
+  const head = opts.head ?? (config.tieWordEmbeddings ? embed : get('lm_head.weight', vocab * d));
   const logits = x.map((xt) => toF32(linear(rmsNorm(xt, finalNorm, eps), head, vocab, undefined)));
   return { logits, hidden, keys, values };
 }

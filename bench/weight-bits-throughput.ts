@@ -1,0 +1,72 @@
+/**
+ * `bench engine --weight-bits 32,4`: throughput of several weight precisions of one checkpoint, interleaved run by
+ * run (all engines loaded first, then run r measures each in turn) so that a machine whose load drifts during the
+ * benchmark affects every precision alike. Each row is the median over runs; `decodeSpeedupVsExact` is the median of
+ * the per-run ratios to the exact weights' decode tokens/s measured in the same run.
+ */
+import type { WeightBits } from '../kernels/weight-quant';
+import type { Engine } from '../src/engine/engine';
+import { measureEngineThroughput, type ThroughputRow } from './engine-throughput';
+import type { MatMulProbe } from './matmul-throughput';
+import { median } from './stats';
+
+export interface WeightVariant {
+  weightBits: WeightBits;
+  /** MatMulNBits accuracy level; absent for exact weights. */
+  accuracyLevel?: 0 | 4;
+}
+
+export type WeightBitsRow = ThroughputRow &
+  WeightVariant & { provider: string; runs: number; decodeSpeedupVsExact?: number };
+
+export async function measureWeightVariants(
+  variants: WeightVariant[],
+  load: (v: WeightVariant) => Promise<Engine>,
+  probe: MatMulProbe,
+  contexts: number[],
+  runs: number,
+  chunk: number,
+): Promise<WeightBitsRow[]> {
+  const engines: Engine[] = [];
+  try {
+    for (const v of variants) engines.push(await load(v));
+    // perRun[run][variant][context]
+    const perRun: ThroughputRow[][][] = [];
+    for (let run = 0; run < runs; run++) {
+      const rows: ThroughputRow[][] = [];
+      for (const engine of engines) rows.push(await measureEngineThroughput(engine, probe, contexts, 1, 16, chunk));
+      perRun.push(rows);
+    }
+    const exact = variants.findIndex((v) => v.weightBits === 32);
+    const out: WeightBitsRow[] = [];
+    variants.forEach((v, vi) => {
+      contexts.forEach((_, ci) => {
+        const runsOf = perRun.map((r) => r[vi]![ci]!);
+        const med = (f: (r: ThroughputRow) => number) => median(runsOf.map(f));
+        out.push({
+          ...v,
+          provider: engines[vi]!.session.provider,
+          runs,
+          contextTokens: runsOf[0]!.contextTokens,
+          prefillTokensPerSec: med((r) => r.prefillTokensPerSec),
+          prefillGflops: med((r) => r.prefillGflops),
+          prefillVsMatMul: med((r) => r.prefillVsMatMul),
+          decodeTokensPerSec: med((r) => r.decodeTokensPerSec),
+          decodeGflops: med((r) => r.decodeGflops),
+          decodeVsMatMul: med((r) => r.decodeVsMatMul),
+          matmulGflops: med((r) => r.matmulGflops),
+          ...(exact >= 0
+            ? {
+                decodeSpeedupVsExact: median(
+                  perRun.map((r) => r[vi]![ci]!.decodeTokensPerSec / r[exact]![ci]!.decodeTokensPerSec),
+                ),
+              }
+            : {}),
+        });
+      });
+    });
+    return out;
+  } finally {
+    for (const e of engines) await e.dispose();
+  }
+}
