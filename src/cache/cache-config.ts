@@ -3,6 +3,8 @@
  * `repokv.cache.*` settings (DESIGN section 7). Everything that changes the bytes of a cached segment is here,
  * and the store keys entries on it.
  */
+import type { KvRotation } from './fused/rotation';
+
 export type Bits = 2 | 4 | 8 | 16;
 export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
 export type LayerBudget = 'uniform' | 'pyramid' | 'adaptive' | 'joint';
@@ -57,6 +59,11 @@ export interface CacheConfig {
    * neutral filler's keys and values ("Probing the Prompt KV Cache") or zeros (the baseline that collapses).
    */
   emptiedSlots: 'drop' | 'filler' | 'zeros';
+  /**
+   * Fused layout: store quantized keys and values Hadamard-rotated per head, the query and the block's context
+   * rotated to match in the graph (src/cache/fused/rotation.ts), so attention is unchanged up to quantization.
+   */
+  kvRotation: KvRotation;
 }
 
 export const DEFAULT_CACHE_CONFIG: CacheConfig = {
@@ -88,4 +95,5 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   apeScale: 1,
   contextBudget: null,
   emptiedSlots: 'drop',
+  kvRotation: 'none',
 };

@@ -30,6 +30,16 @@ export function fusedObstacle(config: CacheConfig, headDim: number): string | nu
  * as a graph input was checked at 2 bits); GPU providers keep the KIVI layout until measured there.
  */
 export function effectiveQuantLayout(config: CacheConfig, headDim: number, provider = 'cpu'): 'kivi' | 'fused' {
+  const layout = chooseLayout(config, headDim, provider);
+  if (layout === 'kivi' && config.kvRotation !== 'none') {
+    throw new Error(
+      `kvRotation ${config.kvRotation} is implemented for the fused layout only, and this configuration is KIVI`,
+    );
+  }
+  return layout;
+}
+
+function chooseLayout(config: CacheConfig, headDim: number, provider: string): 'kivi' | 'fused' {
   if (config.quantLayout === 'kivi') return 'kivi';
   if (config.quantLayout === 'auto' && provider !== 'cpu') return 'kivi';
   const obstacle = fusedObstacle(config, headDim);

@@ -34,6 +34,8 @@ export interface FusedQuantConfig {
   valueBlock: number;
   /** Subtract per-channel key means over each value block of tokens before quantizing (quantize.ts). */
   centerKeys: boolean;
+  /** Hadamard-rotate quantized keys and values (rotation.ts); 16-bit tensors are stored as they are. */
+  rotate?: boolean;
 }
 
 /** Quantizes one head's kept keys and values ([k, d] token-major each) in the fused layout. */
@@ -57,8 +59,9 @@ export function quantizeFusedHead(
       quant.keyBlock,
       smooth,
       quant.centerKeys ? quant.valueBlock : 0,
+      quant.rotate ?? false,
     ),
-    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock),
+    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock, quant.rotate ?? false),
   };
 }
 
@@ -99,5 +102,7 @@ export function fusedGraphLayout(quant: FusedQuantConfig, capacity: number[]): F
     valueBlock: quant.valueBlock,
     capacity,
     centerKeys: quant.centerKeys,
+    // Only when on: a layout without the field keeps the graph cache key it had before rotation existed.
+    ...(quant.rotate ? { rotate: true } : {}),
   };
 }
