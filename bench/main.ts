@@ -6,6 +6,7 @@ import '../src/engine/float16-workaround';
 import { Command } from 'commander';
 import { Engine } from '../src/engine/engine';
 import { registerDecodeCacheCommand } from './decode-cache';
+import { registerFrontierCommands } from './frontier';
 import { measureEngineThroughput } from './engine-throughput';
 import { MatMulProbe } from './matmul-throughput';
 import { benchSidecarLatency } from './sidecar-latency';
@@ -95,6 +96,7 @@ program
   );
 
 registerDecodeCacheCommand(program);
+registerFrontierCommands(program);
 
 program
   .command('sidecar-latency <repo> <file>')

@@ -4,6 +4,7 @@
  * and the store keys entries on it.
  */
 import type { KvRotation } from './fused/rotation';
+import type { RangeSearch } from './quantize/clip';
 
 export type Bits = 2 | 4 | 8 | 16;
 export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
@@ -64,6 +65,8 @@ export interface CacheConfig {
    * rotated to match in the graph (src/cache/fused/rotation.ts), so attention is unchanged up to quantization.
    */
   kvRotation: KvRotation;
+  /** Fused layout: each group's range by min and max, or by least squared error (src/cache/quantize/clip.ts). */
+  rangeSearch: RangeSearch;
 }
 
 export const DEFAULT_CACHE_CONFIG: CacheConfig = {
@@ -96,4 +99,5 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   contextBudget: null,
   emptiedSlots: 'drop',
   kvRotation: 'none',
+  rangeSearch: 'minmax',
 };

@@ -31,6 +31,11 @@ export function fusedObstacle(config: CacheConfig, headDim: number): string | nu
  */
 export function effectiveQuantLayout(config: CacheConfig, headDim: number, provider = 'cpu'): 'kivi' | 'fused' {
   const layout = chooseLayout(config, headDim, provider);
+  if (layout === 'kivi' && config.rangeSearch !== 'minmax') {
+    throw new Error(
+      `rangeSearch ${config.rangeSearch} is implemented for the fused layout only, and this configuration is KIVI`,
+    );
+  }
   if (layout === 'kivi' && config.kvRotation !== 'none') {
     throw new Error(
       `kvRotation ${config.kvRotation} is implemented for the fused layout only, and this configuration is KIVI`,

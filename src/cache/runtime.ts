@@ -220,6 +220,7 @@ export class CacheRuntime {
       valueBlock: this.config.valueBlock,
       centerKeys: true,
       rotate: this.config.kvRotation === 'hadamard',
+      range: this.config.rangeSearch,
     };
   }
 

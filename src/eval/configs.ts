@@ -18,6 +18,7 @@ const evict = DEFAULT_CACHE_CONFIG.eviction;
 const KIVI_PRE: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: true };
 const KIVI_POST: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: false };
 const ROT: Partial<CacheConfig> = { kvRotation: 'hadamard' };
+const MSE: Partial<CacheConfig> = { rangeSearch: 'mse' };
 const q2e = (keepRatio: number, extra: Partial<CacheConfig> = {}, overrides?: Partial<ScorerSteps>): Named => ({
   config: { kBits: 2, vBits: 2, keepRatio, eviction: evict, ...extra },
   overrides,
@@ -99,6 +100,19 @@ const NAMED: Record<string, Named> = {
   'q2-evict25-h2o-rot': q2e(0.25, { ...ROT, eviction: 'h2o' }),
   'q2-evict50-snapkv-rot': q2e(0.5, { ...ROT, eviction: 'snapkv' }),
   'q2-evict50-h2o-rot': q2e(0.5, { ...ROT, eviction: 'h2o' }),
+  // Ranges chosen by least squared error (src/cache/quantize/clip.ts), with and without the rotation.
+  'q2-mse': noEvict(2, 2, MSE),
+  'q2-rot-mse': noEvict(2, 2, { ...ROT, ...MSE }),
+  'q2-rot-mse-g64': noEvict(2, 2, { ...ROT, ...MSE, groupSize: 64 }),
+  'q2-evict50-mse': q2e(0.5, MSE),
+  'q2-evict25-mse': q2e(0.25, MSE),
+  'q2-evict50-rot-mse': q2e(0.5, { ...ROT, ...MSE }),
+  'q2-evict25-rot-mse': q2e(0.25, { ...ROT, ...MSE }),
+  'q2-evict50-snapkv-mse': q2e(0.5, { ...MSE, eviction: 'snapkv' }),
+  'q2-evict25-snapkv-mse': q2e(0.25, { ...MSE, eviction: 'snapkv' }),
+  'q2-evict50-h2o-mse': q2e(0.5, { ...MSE, eviction: 'h2o' }),
+  'q2-evict25-h2o-mse': q2e(0.25, { ...MSE, eviction: 'h2o' }),
+  'k4v2-mse': noEvict(4, 2, MSE),
 };
 
 // Keys of one layer at 2 bits, every other tensor at 16 (`k2-only-L3`): which layer's keys lose the gain.

@@ -22,6 +22,7 @@
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/safetensors';
 import type { Bits } from '../cache-config';
 import { quantizeKeys, quantizeValues } from '../quantize';
+import type { RangeSearch } from '../quantize/clip';
 import { rotateRows } from './rotation';
 
 export interface FusedQuantized {
@@ -111,12 +112,13 @@ export function quantizeFusedKeys(
   centerGroup = 0,
   /** Store ((k − μ)/s)·H (rotation.ts); the graph rotates the queries to match. */
   rotate = false,
+  range: RangeSearch = 'minmax',
 ): FusedQuantized {
   if (bits === 16) return unquantized('keys', block, tokens, d, blockSize);
   const centers = centerGroup > 0 ? keyCenters(block, tokens, d, centerGroup) : new Uint16Array(0);
   const residuals = centeredSmoothed(block, tokens, d, smooth, centerGroup, centers);
   // Per token over groups of channels is KIVI's value quantizer.
-  const q = quantizeValues(rotate ? rotateRows(residuals, tokens, d) : residuals, tokens, d, bits, blockSize);
+  const q = quantizeValues(rotate ? rotateRows(residuals, tokens, d) : residuals, tokens, d, bits, blockSize, range);
   const { codes, mins, scales } = q;
   return { kind: 'keys', bits, blockSize: q.groupSize, tokens, channels: d, codes, mins, scales, centerGroup, centers };
 }
@@ -129,10 +131,11 @@ export function quantizeFusedValues(
   blockSize: number,
   /** Store v·H (rotation.ts); the graph rotates the block's context back. */
   rotate = false,
+  range: RangeSearch = 'minmax',
 ): FusedQuantized {
   if (bits === 16) return unquantized('values', block, tokens, d, blockSize);
   // Per channel over groups of tokens is KIVI's key quantizer; transpose its codes and statistics.
-  const q = quantizeKeys(rotate ? rotateRows(block, tokens, d) : block, tokens, d, bits, blockSize);
+  const q = quantizeKeys(rotate ? rotateRows(block, tokens, d) : block, tokens, d, bits, blockSize, range);
   const groups = Math.ceil(tokens / blockSize);
   const mins = new Uint16Array(d * groups);
   const scales = new Uint16Array(d * groups);

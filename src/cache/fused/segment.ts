@@ -8,6 +8,7 @@ import type { CacheConfig } from '../cache-config';
 import type { ScorerSteps } from '../eviction/types';
 import { evictScored, gatherHead, type ScoredSegment } from '../segment-prefill';
 import { type FusedQuantized, quantizeFusedKeys, quantizeFusedValues } from './quantize';
+import type { RangeSearch } from '../quantize/clip';
 import type { KeySmoothing } from './smoothing';
 
 export interface FusedHeadKv {
@@ -36,6 +37,8 @@ export interface FusedQuantConfig {
   centerKeys: boolean;
   /** Hadamard-rotate quantized keys and values (rotation.ts); 16-bit tensors are stored as they are. */
   rotate?: boolean;
+  /** How each group's range is chosen (quantize/clip.ts); min–max when absent. */
+  range?: RangeSearch;
 }
 
 /** Quantizes one head's kept keys and values ([k, d] token-major each) in the fused layout. */
@@ -60,8 +63,9 @@ export function quantizeFusedHead(
       smooth,
       quant.centerKeys ? quant.valueBlock : 0,
       quant.rotate ?? false,
+      quant.range,
     ),
-    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock, quant.rotate ?? false),
+    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock, quant.rotate ?? false, quant.range),
   };
 }
 
