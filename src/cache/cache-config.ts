@@ -63,16 +63,19 @@ export interface CacheConfig {
   /**
    * Fused layout: store quantized keys and values Hadamard-rotated per head, the query and the block's context
    * rotated to match in the graph (src/cache/fused/rotation.ts), so attention is unchanged up to quantization.
+   * The KIVI layout stores its blocks unrotated whatever this says.
    */
   kvRotation: KvRotation;
-  /** Fused layout: each group's range by min and max, or by least squared error (src/cache/quantize/clip.ts). */
+  /** Each quantization group's range: its min and max, or the least squared error (src/cache/quantize/clip.ts). */
   rangeSearch: RangeSearch;
 }
 
 export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   kBits: 2,
   vBits: 2,
-  groupSize: 32,
+  // Issue 10 (BENCHMARKS.md): with rotated keys and least-squares ranges, 64-channel key groups lose nothing
+  // against 32 and pay for the last layer's 4-bit keys.
+  groupSize: 64,
   sinkTokens: 4,
   keepRatio: 0.5,
   eviction: 'defensive',
@@ -98,6 +101,7 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   apeScale: 1,
   contextBudget: null,
   emptiedSlots: 'drop',
-  kvRotation: 'none',
-  rangeSearch: 'minmax',
+  // Rotation and least-squares ranges together halve-to-third the 2-bit KL from `full` on coder-15m (issue 10).
+  kvRotation: 'hadamard',
+  rangeSearch: 'mse',
 };

@@ -30,21 +30,7 @@ export function fusedObstacle(config: CacheConfig, headDim: number): string | nu
  * as a graph input was checked at 2 bits); GPU providers keep the KIVI layout until measured there.
  */
 export function effectiveQuantLayout(config: CacheConfig, headDim: number, provider = 'cpu'): 'kivi' | 'fused' {
-  const layout = chooseLayout(config, headDim, provider);
-  if (layout === 'kivi' && config.rangeSearch !== 'minmax') {
-    throw new Error(
-      `rangeSearch ${config.rangeSearch} is implemented for the fused layout only, and this configuration is KIVI`,
-    );
-  }
-  if (layout === 'kivi' && config.kvRotation !== 'none') {
-    throw new Error(
-      `kvRotation ${config.kvRotation} is implemented for the fused layout only, and this configuration is KIVI`,
-    );
-  }
-  return layout;
-}
-
-function chooseLayout(config: CacheConfig, headDim: number, provider: string): 'kivi' | 'fused' {
+  // kvRotation is the fused graph's (the query and context rotated inside it): KIVI blocks are stored unrotated.
   if (config.quantLayout === 'kivi') return 'kivi';
   if (config.quantLayout === 'auto' && provider !== 'cpu') return 'kivi';
   const obstacle = fusedObstacle(config, headDim);

@@ -94,8 +94,8 @@ export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
     if (p === 'auto' || p === 'none') config.protectLayers = p;
     else {
       const layers = p.split(',').map(Number);
-      if (layers.some((n) => !Number.isInteger(n) || n < 0)) {
-        throw new CliError(`--protect-layers must be auto, none or a list of layer indices, got "${p}"`);
+      if (layers.some((n) => !Number.isInteger(n))) {
+        throw new CliError(`--protect-layers must be auto, none or a list of layer indices (−1 = last), got "${p}"`);
       }
       config.protectLayers = layers;
     }

@@ -15,8 +15,9 @@ interface Named {
 }
 
 const evict = DEFAULT_CACHE_CONFIG.eviction;
-const KIVI_PRE: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: true };
-const KIVI_POST: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: false };
+// The rotation is the fused graph's: KIVI configurations store unrotated blocks.
+const KIVI_PRE: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: true, kvRotation: 'none' };
+const KIVI_POST: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: false, kvRotation: 'none' };
 const ROT: Partial<CacheConfig> = { kvRotation: 'hadamard' };
 const MSE: Partial<CacheConfig> = { rangeSearch: 'mse' };
 const q2e = (keepRatio: number, extra: Partial<CacheConfig> = {}, overrides?: Partial<ScorerSteps>): Named => ({
@@ -114,6 +115,18 @@ const NAMED: Record<string, Named> = {
   'q2-evict25-h2o-mse': q2e(0.25, { ...MSE, eviction: 'h2o' }),
   'k4v2-mse': noEvict(4, 2, MSE),
 };
+
+// Issue 10's combination: rotation, least-squares ranges, 64-channel key groups and the last layer's keys at
+// 4 bits (the one layer whose 2-bit keys lose the gain on coder-15m), with each scorer at both budgets.
+const RMG_LAST: Partial<CacheConfig> = { ...ROT, ...MSE, groupSize: 64, protectLayers: [-1], protectBits: 4 };
+NAMED['q2-rmg-k4last'] = noEvict(2, 2, RMG_LAST);
+NAMED['q2-rmg'] = noEvict(2, 2, { ...RMG_LAST, protectLayers: 'none' });
+for (const keep of [50, 25]) {
+  NAMED[`q2-evict${keep}-rmg-k4last`] = q2e(keep / 100, RMG_LAST);
+  for (const eviction of ['snapkv', 'h2o'] as const) {
+    NAMED[`q2-evict${keep}-${eviction}-rmg-k4last`] = q2e(keep / 100, { ...RMG_LAST, eviction });
+  }
+}
 
 // Keys of one layer at 2 bits, every other tensor at 16 (`k2-only-L3`): which layer's keys lose the gain.
 for (let l = 0; l < 8; l++) {
