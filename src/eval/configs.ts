@@ -121,6 +121,12 @@ const NAMED: Record<string, Named> = {
 const RMG_LAST: Partial<CacheConfig> = { ...ROT, ...MSE, groupSize: 64, protectLayers: [-1], protectBits: 4 };
 NAMED['q2-rmg-k4last'] = noEvict(2, 2, RMG_LAST);
 NAMED['q2-rmg'] = noEvict(2, 2, { ...RMG_LAST, protectLayers: 'none' });
+// The defaults before issue 10 (min–max ranges, no rotation, 32-channel key groups, no protected layer: the old
+// calibration protected none on coder-15m), for comparison on the same tasks.
+const PREV: Partial<CacheConfig> = { kvRotation: 'none', rangeSearch: 'minmax', groupSize: 32, protectLayers: 'none' };
+NAMED['q2-prev'] = noEvict(2, 2, PREV);
+NAMED['q2-evict50-prev'] = q2e(0.5, PREV);
+NAMED['q2-evict25-prev'] = q2e(0.25, PREV);
 for (const keep of [50, 25]) {
   NAMED[`q2-evict${keep}-rmg-k4last`] = q2e(keep / 100, RMG_LAST);
   for (const eviction of ['snapkv', 'h2o'] as const) {
