@@ -11,6 +11,7 @@ import { registerDecodeCacheCommand } from './decode-cache';
 import { registerGraphCheckCommand } from './graph-check';
 import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
 import { makeCheckpoint } from './make-checkpoint';
+import { registerFrontierCommands } from './frontier';
 import { MatMulProbe } from './matmul-throughput';
 import { benchSidecarLatency } from './sidecar-latency';
 import { completionSummary, benchRepository } from './repository-bench';
@@ -197,6 +198,7 @@ program
 
 registerDecodeCacheCommand(program);
 registerGraphCheckCommand(program);
+registerFrontierCommands(program);
 
 program
   .command('sidecar-latency <repo> <file>')

@@ -28,6 +28,7 @@
  *   fused_bias.{i} float [KV, Sc] (−inf on padding), and the shared ape_inverse_temperature [1].
  * One input per head, not a head axis: slicing a head out of a shared input would copy the block every step.
  */
+import { hadamardMatrix } from '../src/cache/fused/rotation';
 import type { AttentionShape, BlockAttention } from './attention';
 import type { GraphBuilder } from './graph-builder';
 import { TensorDataType } from './onnx-proto';
@@ -50,6 +51,11 @@ export interface FusedLayout {
   capacity: number[];
   /** Keys are stored minus per-channel means over each value block of slots; the graph adds q·μ back. */
   centerKeys: boolean;
+  /**
+   * Quantized keys and values are stored Hadamard-rotated (src/cache/fused/rotation.ts): queries are multiplied by
+   * H before the key product and the block's context by H after the value product (H = Hᵀ = H⁻¹).
+   */
+  rotate?: boolean;
 }
 
 export const MATMUL_NBITS_BLOCK_SIZES: readonly number[] = [16, 32, 64, 128, 256];
@@ -84,6 +90,7 @@ export interface FusedBlock {
   keyBlock: number;
   valueBlock: number;
   centerKeys: boolean;
+  rotate?: boolean;
   bias: string;
   inverseTemperature: string;
 }
@@ -104,12 +111,18 @@ export function fusedBlockInputs(
     keyBlock: layout.keyBlock,
     valueBlock: layout.valueBlock,
     centerKeys: layout.centerKeys,
+    rotate: layout.rotate,
     bias: g.input(`fused_bias.${layer}`, TensorDataType.FLOAT, [kvHeads, capacity]),
     inverseTemperature,
   };
 }
 
 const { FLOAT, UINT8 } = TensorDataType;
+
+/** The normalized Hadamard matrix [d, d] as a shared graph constant. */
+function hadamardConstant(g: GraphBuilder, d: number): string {
+  return g.constant(hadamardMatrix(d), FLOAT, [d, d]);
+}
 
 /** One head's A·dequant(B)ᵀ, A [.., K] → [.., N], over the inputs `fused_{kind}_{codes,scale,zero}.{layer}.{head}`. */
 function nbitsProduct(
@@ -157,7 +170,9 @@ export function fusedBlockScores(g: GraphBuilder, shape: AttentionShape, queries
   const smoothed = splitHeads(g, g.op('Mul', [queries, g.op('Unsqueeze', [smooth, g.ints([1, 2])])]), KV);
   const plain = block.centerKeys ? splitHeads(g, queries, KV) : [];
   const vb = block.valueBlock;
-  const perHead = smoothed.map((q, h) => {
+  const rotation = block.rotate ? hadamardConstant(g, d) : null;
+  const perHead = smoothed.map((q0, h) => {
+    const q = rotation ? g.op('MatMul', [q0, rotation]) : q0;
     const scores = nbitsProduct(g, q, { kind: 'key', layer: i, head: h }, bits as 2 | 4, sc, d, block.keyBlock);
     if (!block.centerKeys) return scores;
     // + q·μ: one offset per query and value block of slots, broadcast over the block's vb slots.
@@ -173,11 +188,12 @@ export function fusedBlockScores(g: GraphBuilder, shape: AttentionShape, queries
 export function fusedBlockContext(g: GraphBuilder, shape: AttentionShape, probs: string, block: FusedBlock): string {
   const { numKvHeads: KV, headDim: d } = shape;
   const { layer: i, capacity: sc, valueBits: bits } = block;
-  const perHead = splitHeads(g, probs, KV).map((p, h) =>
-    bits === 16
-      ? g.op('MatMul', [p, g.input(`fused_value_raw.${i}.${h}`, FLOAT, [sc, d])])
-      : nbitsProduct(g, p, { kind: 'value', layer: i, head: h }, bits as 2 | 4, d, sc, block.valueBlock),
-  );
+  const rotation = block.rotate && bits !== 16 ? hadamardConstant(g, d) : null;
+  const perHead = splitHeads(g, probs, KV).map((p, h) => {
+    if (bits === 16) return g.op('MatMul', [p, g.input(`fused_value_raw.${i}.${h}`, FLOAT, [sc, d])]);
+    const rotated = nbitsProduct(g, p, { kind: 'value', layer: i, head: h }, bits as 2 | 4, d, sc, block.valueBlock);
+    return rotation ? g.op('MatMul', [rotated, rotation]) : rotated;
+  });
   return stackHeads(g, perHead);
 }
 

@@ -32,10 +32,10 @@ export interface SyntheticContext {
 
 export function fusedQuant(
   keyBits: Bits[],
-  opts: Pick<DecodeCacheOptions, 'bits' | 'keyBlock' | 'valueBlock' | 'centerKeys'>,
+  opts: Pick<DecodeCacheOptions, 'bits' | 'keyBlock' | 'valueBlock' | 'centerKeys' | 'rotate'>,
 ): FusedQuantConfig {
-  const { bits, keyBlock, valueBlock, centerKeys } = opts;
-  return { keyBits, valueBits: bits, keyBlock, valueBlock, centerKeys };
+  const { bits, keyBlock, valueBlock, centerKeys, rotate } = opts;
+  return { keyBits, valueBits: bits, keyBlock, valueBlock, centerKeys, rotate };
 }
 
 /** Segments of `opts.segmentTokens` covering `tokens`, in both layouts, with the fused layout's key smoothing. */

@@ -36,7 +36,7 @@ export function registerDecodeCacheCommand(program: Command): void {
     .option('--burst <n>', 'consecutive steps per variant and round (the first one is not counted)', '4')
     .option('--bits <n>', 'bits of keys and values (2, 4, 8)', '2')
     .option('--group-size <n>', 'KIVI group size', '32')
-    .option('--key-block <n>', 'fused layout: channels per key block', '32')
+    .option('--key-block <n>', 'fused layout: channels per key block', '64')
     .option('--value-block <n>', 'fused layout: tokens per value block', '64')
     .option('--segment-tokens <n>', 'tokens per synthetic segment', '512')
     .option('--threads <n>', "intra-op threads of every session (default: onnxruntime's)")
@@ -49,6 +49,7 @@ export function registerDecodeCacheCommand(program: Command): void {
       'center:0.5,center:0,raw:0.5,raw:0',
     )
     .option('--no-center-keys', 'fused layout without key centering (decode timing)')
+    .option('--no-rotate', 'fused layout without the Hadamard rotation (decode timing)')
     .option('--max-files <n>', 'files for --quality', '20')
     .option('--json', 'print raw JSON')
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -65,6 +66,7 @@ export function registerDecodeCacheCommand(program: Command): void {
         valueBlock: num('valueBlock'),
         segmentTokens: num('segmentTokens'),
         centerKeys: o.centerKeys !== false,
+        rotate: o.rotate !== false,
         threads,
         log: (l) => console.error(l),
       };

@@ -13,6 +13,8 @@ export interface DecodeCacheOptions {
   valueBlock: number;
   /** Fused layout: center keys over value blocks (quantize.ts). */
   centerKeys: boolean;
+  /** Fused layout: Hadamard-rotated keys and values, queries and context rotated in the graph (the default). */
+  rotate?: boolean;
   /** Tokens per synthetic segment (the default maxSegmentTokens). */
   segmentTokens: number;
   /** Intra-op threads of every session (default: onnxruntime's, as the engine runs). */

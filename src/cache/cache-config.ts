@@ -3,6 +3,9 @@
  * `repokv.cache.*` settings (DESIGN section 7). Everything that changes the bytes of a cached segment is here,
  * and the store keys entries on it.
  */
+import type { KvRotation } from './fused/rotation';
+import type { RangeSearch } from './quantize/clip';
+
 export type Bits = 2 | 4 | 8 | 16;
 export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
 export type LayerBudget = 'uniform' | 'pyramid' | 'adaptive' | 'joint';
@@ -57,12 +60,22 @@ export interface CacheConfig {
    * neutral filler's keys and values ("Probing the Prompt KV Cache") or zeros (the baseline that collapses).
    */
   emptiedSlots: 'drop' | 'filler' | 'zeros';
+  /**
+   * Fused layout: store quantized keys and values Hadamard-rotated per head, the query and the block's context
+   * rotated to match in the graph (src/cache/fused/rotation.ts), so attention is unchanged up to quantization.
+   * The KIVI layout stores its blocks unrotated whatever this says.
+   */
+  kvRotation: KvRotation;
+  /** Each quantization group's range: its min and max, or the least squared error (src/cache/quantize/clip.ts). */
+  rangeSearch: RangeSearch;
 }
 
 export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   kBits: 2,
   vBits: 2,
-  groupSize: 32,
+  // Issue 10 (BENCHMARKS.md): with rotated keys and least-squares ranges, 64-channel key groups lose nothing
+  // against 32 and pay for the last layer's 4-bit keys.
+  groupSize: 64,
   sinkTokens: 4,
   keepRatio: 0.5,
   eviction: 'defensive',
@@ -88,4 +101,7 @@ export const DEFAULT_CACHE_CONFIG: CacheConfig = {
   apeScale: 1,
   contextBudget: null,
   emptiedSlots: 'drop',
+  // Rotation and least-squares ranges together halve-to-third the 2-bit KL from `full` on coder-15m (issue 10).
+  kvRotation: 'hadamard',
+  rangeSearch: 'mse',
 };

@@ -4,7 +4,7 @@
  *
  * The calibration pass prefills a fixed, built-in set of short code samples after the sink, measures each
  * layer's relative 2-bit KIVI key error, and protects the layers whose error is an outlier: above
- * `OUTLIER_FACTOR` × the median over layers. A fixed corpus makes the decision a function of the model alone,
+ * `OUTLIER_FACTOR` × the median over layers, and the last layer (see `keyBitsFromErrors`). A fixed corpus makes the decision a function of the model alone,
  * so every index of any repository with the same model and configuration stores the same bytes.
  */
 import type { DecoderSession } from '../engine/decoder-session';
@@ -43,10 +43,17 @@ export function keyBitsFromErrors(
   const { kBits, protectBits, protectLayers } = config;
   const higher = (kBits === 16 ? 16 : Math.max(kBits, protectBits)) as Bits;
   if (protectLayers === 'none') return errors.map(() => kBits);
-  if (Array.isArray(protectLayers)) return errors.map((_, l) => (protectLayers.includes(l) ? higher : kBits));
+  // Negative indices count from the last layer (−1 = the last), so a list can name "the last layer" of any model.
+  if (Array.isArray(protectLayers)) {
+    const n = errors.length;
+    return errors.map((_, l) => (protectLayers.includes(l) || protectLayers.includes(l - n) ? higher : kBits));
+  }
   const sorted = [...errors].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1]!;
-  return errors.map((e) => (e > OUTLIER_FACTOR * median ? higher : kBits));
+  // The last layer is protected too: on coder-15m its 2-bit keys alone lose nearly all of the context gain that
+  // 2-bit keys lose (KL from full 0.053 of 0.055; every other layer alone ≤ 0.001, BENCHMARKS.md, issue 10),
+  // while its relative key error is no outlier. One layer of keys at 4 bits costs about 4 % of the ratio.
+  return errors.map((e, l) => (e > OUTLIER_FACTOR * median || l === errors.length - 1 ? higher : kBits));
 }
 
 export async function calibrate(

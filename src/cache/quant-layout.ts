@@ -30,6 +30,7 @@ export function fusedObstacle(config: CacheConfig, headDim: number): string | nu
  * as a graph input was checked at 2 bits); GPU providers keep the KIVI layout until measured there.
  */
 export function effectiveQuantLayout(config: CacheConfig, headDim: number, provider = 'cpu'): 'kivi' | 'fused' {
+  // kvRotation is the fused graph's (the query and context rotated inside it): KIVI blocks are stored unrotated.
   if (config.quantLayout === 'kivi') return 'kivi';
   if (config.quantLayout === 'auto' && provider !== 'cpu') return 'kivi';
   const obstacle = fusedObstacle(config, headDim);

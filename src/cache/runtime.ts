@@ -203,8 +203,8 @@ export class CacheRuntime {
       const head = kv.layers[l]![h]!;
       const smoothing = await this.smoothing();
       return {
-        keys: dequantizeFusedKeys(head.keys, smoothing.forHead(l, h)),
-        values: dequantizeFusedValues(head.values),
+        keys: dequantizeFusedKeys(head.keys, smoothing.forHead(l, h), this.fusedQuant().rotate === true),
+        values: dequantizeFusedValues(head.values, this.fusedQuant().rotate === true),
       };
     }
     const head = kv.layers[l]![h]!;
@@ -219,6 +219,8 @@ export class CacheRuntime {
       keyBlock: this.config.groupSize,
       valueBlock: this.config.valueBlock,
       centerKeys: true,
+      rotate: this.config.kvRotation === 'hadamard',
+      range: this.config.rangeSearch,
     };
   }
 

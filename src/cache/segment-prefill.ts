@@ -155,19 +155,27 @@ export function compressSegment(
         const values = filledBlock(scored.rawValues[l]!, useFiller ? filler!.rawValues[l]! : null, idx, n, h, KV, d);
         return {
           kept: Uint16Array.from({ length: n }, (_, i) => i),
-          keys: quantizeKeys(keys, n, d, keyBits[l]!, config.groupSize),
-          values: quantizeValues(values, n, d, config.vBits, config.groupSize),
+          keys: quantizeKeys(keys, n, d, keyBits[l]!, config.groupSize, config.rangeSearch),
+          values: quantizeValues(values, n, d, config.vBits, config.groupSize, config.rangeSearch),
         };
       }
       return {
         kept: Uint16Array.from(idx),
-        keys: quantizeKeys(gatherHead(rawKeys, idx, h, KV, d), idx.length, d, keyBits[l]!, config.groupSize),
+        keys: quantizeKeys(
+          gatherHead(rawKeys, idx, h, KV, d),
+          idx.length,
+          d,
+          keyBits[l]!,
+          config.groupSize,
+          config.rangeSearch,
+        ),
         values: quantizeValues(
           gatherHead(scored.rawValues[l]!, idx, h, KV, d),
           idx.length,
           d,
           config.vBits,
           config.groupSize,
+          config.rangeSearch,
         ),
       };
     }),

@@ -27,6 +27,8 @@ export interface CacheFlagValues {
   quantLayout?: CacheConfig['quantLayout'];
   apeTemperature?: number;
   apeScale?: number;
+  kvRotation?: CacheConfig['kvRotation'];
+  rangeSearch?: CacheConfig['rangeSearch'];
 }
 
 const BITS = ['2', '4', '8', '16'];
@@ -62,7 +64,19 @@ export function addCacheFlags(cmd: Command): Command {
       'APE temperature on segment attention',
       parseNumber('--ape-temperature', false, 0.01),
     )
-    .option('--ape-scale <s>', 'APE scaling factor on segment attention', parseNumber('--ape-scale', false, 0.01));
+    .option('--ape-scale <s>', 'APE scaling factor on segment attention', parseNumber('--ape-scale', false, 0.01))
+    .addOption(
+      new Option('--kv-rotation <r>', 'fused layout: Hadamard-rotate stored keys and values').choices([
+        'none',
+        'hadamard',
+      ]),
+    )
+    .addOption(
+      new Option('--range-search <r>', "each quantization group's range: min–max or least squared error").choices([
+        'minmax',
+        'mse',
+      ]),
+    );
 }
 
 export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
@@ -86,6 +100,8 @@ export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
   if (flags.aggregation) config.aggregation = flags.aggregation;
   if (flags.headMeanClamp) config.headMeanClamp = true;
   if (flags.keyRotary) config.preRopeKeys = flags.keyRotary === 'pre';
+  if (flags.kvRotation) config.kvRotation = flags.kvRotation;
+  if (flags.rangeSearch) config.rangeSearch = flags.rangeSearch;
   if (flags.quantLayout) config.quantLayout = flags.quantLayout;
   if (flags.apeTemperature !== undefined) config.apeTemperature = flags.apeTemperature;
   if (flags.apeScale !== undefined) config.apeScale = flags.apeScale;
@@ -94,8 +110,8 @@ export function cacheConfigFromFlags(flags: CacheFlagValues): CacheConfig {
     if (p === 'auto' || p === 'none') config.protectLayers = p;
     else {
       const layers = p.split(',').map(Number);
-      if (layers.some((n) => !Number.isInteger(n) || n < 0)) {
-        throw new CliError(`--protect-layers must be auto, none or a list of layer indices, got "${p}"`);
+      if (layers.some((n) => !Number.isInteger(n))) {
+        throw new CliError(`--protect-layers must be auto, none or a list of layer indices (−1 = last), got "${p}"`);
       }
       config.protectLayers = layers;
     }

@@ -3,7 +3,7 @@
  * Cache flags given on the command line form the base of every configuration (and are `custom` by themselves);
  * each name then fixes bits and eviction. Eviction in the `evict*` configurations is the default scorer.
  */
-import { type CacheConfig, DEFAULT_CACHE_CONFIG } from '../cache/cache-config';
+import { type Bits, type CacheConfig, DEFAULT_CACHE_CONFIG } from '../cache/cache-config';
 import type { ScorerSteps } from '../cache/eviction/types';
 
 export const NO_CONTEXT = 'no-context';
@@ -15,12 +15,20 @@ interface Named {
 }
 
 const evict = DEFAULT_CACHE_CONFIG.eviction;
-const KIVI_PRE: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: true };
-const KIVI_POST: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: false };
+// The rotation is the fused graph's: KIVI configurations store unrotated blocks.
+const KIVI_PRE: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: true, kvRotation: 'none' };
+const KIVI_POST: Partial<CacheConfig> = { quantLayout: 'kivi', preRopeKeys: false, kvRotation: 'none' };
+const ROT: Partial<CacheConfig> = { kvRotation: 'hadamard' };
+const MSE: Partial<CacheConfig> = { rangeSearch: 'mse' };
 const q2e = (keepRatio: number, extra: Partial<CacheConfig> = {}, overrides?: Partial<ScorerSteps>): Named => ({
   config: { kBits: 2, vBits: 2, keepRatio, eviction: evict, ...extra },
   overrides,
 });
+
+/** No eviction, keys and values at the given bits. */
+function noEvict(kBits: Bits, vBits: Bits, extra: Partial<CacheConfig> = {}): Named {
+  return { config: { kBits, vBits, keepRatio: 1, eviction: 'none', ...extra } };
+}
 
 const NAMED: Record<string, Named> = {
   full: { config: { kBits: 16, vBits: 16, keepRatio: 1, eviction: 'none' } },
@@ -76,7 +84,61 @@ const NAMED: Record<string, Named> = {
   },
   'q2-noprotect': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', protectLayers: 'none' } },
   'q2-ape': { config: { kBits: 2, vBits: 2, keepRatio: 1, eviction: 'none', apeTemperature: 0.9, apeScale: 0.9 } },
+  // Where the 2-bit loss comes from (issue 10): keys vs values, 2 vs 4 bits, no eviction.
+  k2v16: noEvict(2, 16),
+  k16v2: noEvict(16, 2),
+  k4v2: noEvict(4, 2),
+  k2v4: noEvict(2, 4),
+  k4v16: noEvict(4, 16),
+  k16v4: noEvict(16, 4),
+  // Hadamard-rotated keys and values in the fused layout (src/cache/fused/rotation.ts).
+  'q2-rot': noEvict(2, 2, ROT),
+  'q2-rot-g64': noEvict(2, 2, { ...ROT, groupSize: 64 }),
+  'q2-rot-vb32': noEvict(2, 2, { ...ROT, valueBlock: 32 }),
+  'q2-evict50-rot': q2e(0.5, ROT),
+  'q2-evict25-rot': q2e(0.25, ROT),
+  'q2-evict25-snapkv-rot': q2e(0.25, { ...ROT, eviction: 'snapkv' }),
+  'q2-evict25-h2o-rot': q2e(0.25, { ...ROT, eviction: 'h2o' }),
+  'q2-evict50-snapkv-rot': q2e(0.5, { ...ROT, eviction: 'snapkv' }),
+  'q2-evict50-h2o-rot': q2e(0.5, { ...ROT, eviction: 'h2o' }),
+  // Ranges chosen by least squared error (src/cache/quantize/clip.ts), with and without the rotation.
+  'q2-mse': noEvict(2, 2, MSE),
+  'q2-rot-mse': noEvict(2, 2, { ...ROT, ...MSE }),
+  'q2-rot-mse-g64': noEvict(2, 2, { ...ROT, ...MSE, groupSize: 64 }),
+  'q2-evict50-mse': q2e(0.5, MSE),
+  'q2-evict25-mse': q2e(0.25, MSE),
+  'q2-evict50-rot-mse': q2e(0.5, { ...ROT, ...MSE }),
+  'q2-evict25-rot-mse': q2e(0.25, { ...ROT, ...MSE }),
+  'q2-evict50-snapkv-mse': q2e(0.5, { ...MSE, eviction: 'snapkv' }),
+  'q2-evict25-snapkv-mse': q2e(0.25, { ...MSE, eviction: 'snapkv' }),
+  'q2-evict50-h2o-mse': q2e(0.5, { ...MSE, eviction: 'h2o' }),
+  'q2-evict25-h2o-mse': q2e(0.25, { ...MSE, eviction: 'h2o' }),
+  'k4v2-mse': noEvict(4, 2, MSE),
 };
+
+// Issue 10's combination: rotation, least-squares ranges, 64-channel key groups and the last layer's keys at
+// 4 bits (the one layer whose 2-bit keys lose the gain on coder-15m), with each scorer at both budgets.
+const RMG_LAST: Partial<CacheConfig> = { ...ROT, ...MSE, groupSize: 64, protectLayers: [-1], protectBits: 4 };
+NAMED['q2-rmg-k4last'] = noEvict(2, 2, RMG_LAST);
+NAMED['q2-rmg'] = noEvict(2, 2, { ...RMG_LAST, protectLayers: 'none' });
+// The defaults before issue 10 (min–max ranges, no rotation, 32-channel key groups, no protected layer: the old
+// calibration protected none on coder-15m), for comparison on the same tasks.
+const PREV: Partial<CacheConfig> = { kvRotation: 'none', rangeSearch: 'minmax', groupSize: 32, protectLayers: 'none' };
+NAMED['q2-prev'] = noEvict(2, 2, PREV);
+NAMED['q2-evict50-prev'] = q2e(0.5, PREV);
+NAMED['q2-evict25-prev'] = q2e(0.25, PREV);
+for (const keep of [50, 25]) {
+  NAMED[`q2-evict${keep}-rmg-k4last`] = q2e(keep / 100, RMG_LAST);
+  for (const eviction of ['snapkv', 'h2o'] as const) {
+    NAMED[`q2-evict${keep}-${eviction}-rmg-k4last`] = q2e(keep / 100, { ...RMG_LAST, eviction });
+  }
+}
+
+// Keys of one layer at 2 bits, every other tensor at 16 (`k2-only-L3`): which layer's keys lose the gain.
+for (let l = 0; l < 8; l++) {
+  const others = Array.from({ length: 8 }, (_, i) => i).filter((i) => i !== l);
+  NAMED[`k2-only-L${l}`] = { config: { ...noEvict(2, 16).config, protectLayers: others, protectBits: 16 } };
+}
 
 // The scorer × allocator grid behind the choice of defaults, with keys quantized before rotary:
 // q2-evict{50,25}-{defensive,noclamp,snapkv}-{joint,adaptive}-pre.

@@ -83,7 +83,7 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
     const { numLayers, numKvHeads, headDim } = engine.config;
     const shape = { numLayers, numKvHeads, headDim, ...quant };
     const block = assembleFusedBlock(segments, shape, smoothing);
-    const { keyBits, valueBits, keyBlock, valueBlock, centerKeys } = quant;
+    const { keyBits, valueBits, keyBlock, valueBlock, centerKeys, rotate } = quant;
     const fused = {
       keyBits,
       valueBits: keyBits.map(() => valueBits),
@@ -91,6 +91,7 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
       valueBlock,
       capacity: block.capacity,
       centerKeys,
+      rotate,
     };
     return query(context(await session({ exposeHiddenStates: false, fused }), block));
   }
@@ -146,6 +147,9 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
       quant: q([16, 2, 2, 4], 2, 32, 32),
       smoothing: 'calibrated',
     },
+    // Hadamard-rotated keys and values: the graph rotates queries and context to match (src/cache/fused/rotation.ts).
+    { name: '2 bits, Hadamard rotation', quant: q([2, 2, 2, 2], 2, 32, 64, true, true), smoothing: 'calibrated' },
+    { name: '4 bits and 16, Hadamard rotation', quant: q([16, 4, 2, 4], 4, 16, 32, true, true), smoothing: 'identity' },
   ];
   for (const c of cases) {
     it(`${c.name}, with eviction: the graph computes with exactly what the quantizer wrote`, async () => {
@@ -154,6 +158,7 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
       const smoothing = c.smoothing === 'identity' ? KeySmoothing.identity(numLayers, numKvHeads, d) : calibrated;
       const segments = scored.map((s) => compressSegmentFused(s, config, c.quant, smoothing));
       for (const s of segments) expect(s.layers[0]![0]!.kept.length).toBeLessThan(s.tokens); // evicted some
+      const rotated = c.quant.rotate === true;
       const dequantized: SegmentKv[] = segments.map((s) => ({
         tokens: s.tokens,
         firstPosition: s.firstPosition,
@@ -162,8 +167,8 @@ describe('attention over a fused (MatMulNBits) repository block', () => {
             const k = head.kept.length;
             return {
               kept: head.kept,
-              keys: quantizeKeys(dequantizeFusedKeys(head.keys, smoothing.forHead(l, h)), k, d, 16, 32),
-              values: quantizeValues(dequantizeFusedValues(head.values), k, d, 16, 32),
+              keys: quantizeKeys(dequantizeFusedKeys(head.keys, smoothing.forHead(l, h), rotated), k, d, 16, 32),
+              values: quantizeValues(dequantizeFusedValues(head.values, rotated), k, d, 16, 32),
             };
           }),
         ),
@@ -180,6 +185,7 @@ function q(
   keyBlock: number,
   valueBlock: number,
   centerKeys = true,
+  rotate = false,
 ): FusedQuantConfig {
-  return { keyBits, valueBits, keyBlock, valueBlock, centerKeys };
+  return { keyBits, valueBits, keyBlock, valueBlock, centerKeys, rotate };
 }

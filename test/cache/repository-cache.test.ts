@@ -59,12 +59,12 @@ describe('repository cache', () => {
   });
   afterAll(() => engine?.dispose());
 
-  async function open(root: string, storeDir: string | null): Promise<RepositoryCache> {
+  async function open(root: string, storeDir: string | null, config: CacheConfig = CONFIG): Promise<RepositoryCache> {
     const store = storeDir ? new SegmentStore(storeDir, { maxBytes: 256 * 1024 * 1024 }) : null;
     const cache = await RepositoryCache.open({
       root,
       engine,
-      config: CONFIG,
+      config,
       store,
       minSegmentTokens: 16,
       maxSegmentTokens: 96,
@@ -90,6 +90,39 @@ describe('repository cache', () => {
     expect(second.hits).toBe(first.misses);
     expect(snapshot(second)).toEqual(before);
     await second.dispose();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  it('entries written under the defaults before issue 10 are not read by the new defaults, and still load by the old', async () => {
+    // The configuration every store held before the rotation and range-search fields existed (min–max ranges,
+    // no rotation, 32-channel key groups, 64-token value blocks, 2-bit keys in every layer the calibration left).
+    const previous: CacheConfig = {
+      ...DEFAULT_CACHE_CONFIG,
+      kvRotation: 'none',
+      rangeSearch: 'minmax',
+      groupSize: 32,
+      valueBlock: 64,
+      protectLayers: 'auto',
+    };
+    expect(previous).not.toEqual(DEFAULT_CACHE_CONFIG);
+    const root = makeRepo(FILES);
+    const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-store-'));
+    const old = await open(root, storeDir, previous);
+    const oldSnapshot = snapshot(old);
+    await old.dispose();
+    // New defaults: every segment is a miss (new keys), prefilled again, and equal to a fresh index.
+    const fresh = await open(root, storeDir);
+    expect(fresh.hits).toBe(0);
+    expect(fresh.misses).toBe(old.misses);
+    const reference = await open(root, null);
+    expect(snapshot(fresh)).toEqual(snapshot(reference));
+    await reference.dispose();
+    await fresh.dispose();
+    // The old entries were neither overwritten nor refused: the old configuration still reads all of them.
+    const again = await open(root, storeDir, previous);
+    expect(again.misses).toBe(0);
+    expect(snapshot(again)).toEqual(oldSnapshot);
+    await again.dispose();
     fs.rmSync(storeDir, { recursive: true, force: true });
   });
 

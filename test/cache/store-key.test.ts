@@ -51,7 +51,7 @@ describe('segmentKey', () => {
     const changes: Partial<CacheConfig>[] = [
       { kBits: 4 },
       { vBits: 16 },
-      { groupSize: 64 },
+      { groupSize: 32 },
       { sinkTokens: 8 },
       { keepRatio: 0.25 },
       { eviction: 'snapkv' },
@@ -65,6 +65,9 @@ describe('segmentKey', () => {
       { preRopeKeys: true },
       { quantLayout: 'kivi' },
       { headMeanClamp: true },
+      { kvRotation: 'none' },
+      { rangeSearch: 'minmax' },
+      { valueBlock: 128 },
     ];
     for (const change of changes) {
       variants.push({ ...BASE, config: keyedConfig({ ...DEFAULT_CACHE_CONFIG, ...change }) });

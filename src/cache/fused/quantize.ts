@@ -22,6 +22,8 @@
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/safetensors';
 import type { Bits } from '../cache-config';
 import { quantizeKeys, quantizeValues } from '../quantize';
+import type { RangeSearch } from '../quantize/clip';
+import { rotateRows } from './rotation';
 
 export interface FusedQuantized {
   /** `keys`: per token over channel blocks, token-major codes; `values`: per channel over token blocks, channel-major. */
@@ -108,17 +110,15 @@ export function quantizeFusedKeys(
   smooth: Float32Array,
   /** Tokens per center group (the layout's value block), or 0 for no centering. */
   centerGroup = 0,
+  /** Store ((k − μ)/s)·H (rotation.ts); the graph rotates the queries to match. */
+  rotate = false,
+  range: RangeSearch = 'minmax',
 ): FusedQuantized {
   if (bits === 16) return unquantized('keys', block, tokens, d, blockSize);
   const centers = centerGroup > 0 ? keyCenters(block, tokens, d, centerGroup) : new Uint16Array(0);
+  const residuals = centeredSmoothed(block, tokens, d, smooth, centerGroup, centers);
   // Per token over groups of channels is KIVI's value quantizer.
-  const q = quantizeValues(
-    centeredSmoothed(block, tokens, d, smooth, centerGroup, centers),
-    tokens,
-    d,
-    bits,
-    blockSize,
-  );
+  const q = quantizeValues(rotate ? rotateRows(residuals, tokens, d) : residuals, tokens, d, bits, blockSize, range);
   const { codes, mins, scales } = q;
   return { kind: 'keys', bits, blockSize: q.groupSize, tokens, channels: d, codes, mins, scales, centerGroup, centers };
 }
@@ -129,10 +129,13 @@ export function quantizeFusedValues(
   d: number,
   bits: Bits,
   blockSize: number,
+  /** Store v·H (rotation.ts); the graph rotates the block's context back. */
+  rotate = false,
+  range: RangeSearch = 'minmax',
 ): FusedQuantized {
   if (bits === 16) return unquantized('values', block, tokens, d, blockSize);
   // Per channel over groups of tokens is KIVI's key quantizer; transpose its codes and statistics.
-  const q = quantizeKeys(block, tokens, d, bits, blockSize);
+  const q = quantizeKeys(rotate ? rotateRows(block, tokens, d) : block, tokens, d, bits, blockSize, range);
   const groups = Math.ceil(tokens / blockSize);
   const mins = new Uint16Array(d * groups);
   const scales = new Uint16Array(d * groups);
@@ -192,29 +195,36 @@ function decode(code: number, stats: { scale: number; zero: number }): number {
 }
 
 /** Dequantized keys [tokens, d] in the original space, dequant((k − μ)/s)·s + μ: what Q·Kᵀ sees. */
-export function dequantizeFusedKeys(q: FusedQuantized, smooth: Float32Array): Float32Array {
+export function dequantizeFusedKeys(q: FusedQuantized, smooth: Float32Array, rotated = false): Float32Array {
   const { tokens, channels: d, bits, blockSize, centerGroup } = q;
   if (bits === 16) return q.raw!.slice();
   const perToken = d / blockSize;
   const row = (d * bits) / 8;
   const mask = (1 << bits) - 1;
-  const out = new Float32Array(tokens * d);
+  let codesOut: Float32Array = new Float32Array(tokens * d);
   for (let t = 0; t < tokens; t++) {
     for (let b = 0; b < perToken; b++) {
       const stats = kernelStats(q.mins[t * perToken + b]!, q.scales[t * perToken + b]!);
       for (let c = b * blockSize; c < (b + 1) * blockSize; c++) {
         const bit = c * bits;
-        const x = Math.fround(decode((q.codes[t * row + (bit >> 3)]! >> (bit & 7)) & mask, stats) * smooth[c]!);
-        const mu = centerGroup > 0 ? f16BitsToF32(q.centers[Math.floor(t / centerGroup) * d + c]!) : 0;
-        out[t * d + c] = Math.fround(x + mu);
+        codesOut[t * d + c] = decode((q.codes[t * row + (bit >> 3)]! >> (bit & 7)) & mask, stats);
       }
+    }
+  }
+  if (rotated) codesOut = rotateRows(codesOut, tokens, d); // H is its own inverse
+  const out = new Float32Array(tokens * d);
+  for (let t = 0; t < tokens; t++) {
+    for (let c = 0; c < d; c++) {
+      const x = Math.fround(codesOut[t * d + c]! * smooth[c]!);
+      const mu = centerGroup > 0 ? f16BitsToF32(q.centers[Math.floor(t / centerGroup) * d + c]!) : 0;
+      out[t * d + c] = Math.fround(x + mu);
     }
   }
   return out;
 }
 
 /** Dequantized values [tokens, d], token-major. */
-export function dequantizeFusedValues(q: FusedQuantized): Float32Array {
+export function dequantizeFusedValues(q: FusedQuantized, rotated = false): Float32Array {
   const { tokens, channels: d, bits, blockSize } = q;
   if (bits === 16) return q.raw!.slice();
   const groups = Math.ceil(tokens / blockSize);
@@ -230,7 +240,7 @@ export function dequantizeFusedValues(q: FusedQuantized): Float32Array {
       }
     }
   }
-  return out;
+  return rotated ? rotateRows(out, tokens, d) : out;
 }
 
 /** Bytes held: codes, fp16 statistics and centers, raw data (the same accounting as src/cache/quantize). */

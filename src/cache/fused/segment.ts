@@ -8,6 +8,7 @@ import type { CacheConfig } from '../cache-config';
 import type { ScorerSteps } from '../eviction/types';
 import { evictScored, gatherHead, type ScoredSegment } from '../segment-prefill';
 import { type FusedQuantized, quantizeFusedKeys, quantizeFusedValues } from './quantize';
+import type { RangeSearch } from '../quantize/clip';
 import type { KeySmoothing } from './smoothing';
 
 export interface FusedHeadKv {
@@ -34,6 +35,10 @@ export interface FusedQuantConfig {
   valueBlock: number;
   /** Subtract per-channel key means over each value block of tokens before quantizing (quantize.ts). */
   centerKeys: boolean;
+  /** Hadamard-rotate quantized keys and values (rotation.ts); 16-bit tensors are stored as they are. */
+  rotate?: boolean;
+  /** How each group's range is chosen (quantize/clip.ts); min–max when absent. */
+  range?: RangeSearch;
 }
 
 /** Quantizes one head's kept keys and values ([k, d] token-major each) in the fused layout. */
@@ -57,8 +62,10 @@ export function quantizeFusedHead(
       quant.keyBlock,
       smooth,
       quant.centerKeys ? quant.valueBlock : 0,
+      quant.rotate ?? false,
+      quant.range,
     ),
-    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock),
+    values: quantizeFusedValues(values, k, d, quant.valueBits, quant.valueBlock, quant.rotate ?? false, quant.range),
   };
 }
 
@@ -99,5 +106,7 @@ export function fusedGraphLayout(quant: FusedQuantConfig, capacity: number[]): F
     valueBlock: quant.valueBlock,
     capacity,
     centerKeys: quant.centerKeys,
+    // Only when on: a layout without the field keeps the graph cache key it had before rotation existed.
+    ...(quant.rotate ? { rotate: true } : {}),
   };
 }

@@ -10,6 +10,7 @@
 import type { Bits } from '../cache-config';
 import { f16BitsToF32 } from '../../engine/safetensors';
 import { checkBlockArgs, checkQuantized, rawBlock, type QuantizedKeys } from './block';
+import { mseClippedRange, type RangeSearch } from './clip';
 import { encodeRange } from './fp16-range';
 import { codeMask, packedRowBytes } from './pack';
 import { decodeRow, encodeRow } from './rows';
@@ -24,6 +25,8 @@ export function quantizeKeys(
   d: number,
   bits: Bits,
   groupSize: number,
+  /** `mse`: each group's range chosen by least squared error (clip.ts) instead of its min and max. */
+  range: RangeSearch = 'minmax',
 ): QuantizedKeys {
   checkBlockArgs(block, tokens, d, bits, groupSize);
   if (bits === 16) return rawBlock('keys', block, tokens, d, groupSize);
@@ -57,7 +60,10 @@ export function quantizeKeys(
     }
     for (let c = 0; c < d; c++) {
       const at = g * d + c;
-      encodeRange(lo[c], hi[c], levels, mins, scales, at);
+      if (range === 'mse') {
+        const [l, h] = mseClippedRange(block, t0 * d + c, d, t1 - t0, lo[c]!, hi[c]!, levels);
+        encodeRange(l, h, levels, mins, scales, at);
+      } else encodeRange(lo[c], hi[c], levels, mins, scales, at);
       base[c] = f16BitsToF32(mins[at]);
       const s = f16BitsToF32(scales[at]);
       inv[c] = s > 0 ? 1 / s : 0;

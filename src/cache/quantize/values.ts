@@ -9,6 +9,7 @@
 import type { Bits } from '../cache-config';
 import { f16BitsToF32 } from '../../engine/safetensors';
 import { checkBlockArgs, checkQuantized, rawBlock, type QuantizedValues } from './block';
+import { mseClippedRange, type RangeSearch } from './clip';
 import { encodeRange } from './fp16-range';
 import { codeMask, packedRowBytes } from './pack';
 import { decodeRow, encodeRow } from './rows';
@@ -26,6 +27,8 @@ export function quantizeValues(
   d: number,
   bits: Bits,
   groupSize: number,
+  /** `mse`: each group's range chosen by least squared error (clip.ts) instead of its min and max. */
+  range: RangeSearch = 'minmax',
 ): QuantizedValues {
   checkBlockArgs(block, tokens, d, bits, groupSize);
   const size = valueGroupSize(d, groupSize);
@@ -54,7 +57,10 @@ export function quantizeValues(
         if (v !== v) throw new RangeError(`values token ${t} contains NaN`);
       }
       const at = t * perToken + j;
-      encodeRange(lo, hi, levels, mins, scales, at);
+      if (range === 'mse') {
+        const [l, h] = mseClippedRange(block, row + c0, 1, size, lo, hi, levels);
+        encodeRange(l, h, levels, mins, scales, at);
+      } else encodeRange(lo, hi, levels, mins, scales, at);
       const m = f16BitsToF32(mins[at]);
       const s = f16BitsToF32(scales[at]);
       const r = s > 0 ? 1 / s : 0;
