@@ -100,8 +100,10 @@ program
   .command('sidecar-latency <repo> <file>')
   .description('completion latency through the sidecar over a scripted typing session, with and without the repository')
   .option('--typed <n>', 'characters typed', '60')
-  .action(async (repo: string, file: string, opts: { typed: string }) => {
-    const r = await benchSidecarLatency(repo, file, Number(opts.typed));
+  .option('--model <dir>', "checkpoint (default: the sidecar's default model)")
+  .option('--cache-dir <dir>', 'graph cache and store, reused across runs (default: a fresh temporary folder)')
+  .action(async (repo: string, file: string, opts: { typed: string; model?: string; cacheDir?: string }) => {
+    const r = await benchSidecarLatency(repo, file, Number(opts.typed), opts.model, opts.cacheDir);
     console.log('| workspace | completions | p50 ms | p90 ms |');
     console.log('|---|---:|---:|---:|');
     console.log(
