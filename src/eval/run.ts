@@ -61,6 +61,8 @@ export interface EvalRunReport {
   contextGainSignificant: boolean;
   note: string;
   configs: EvalConfigResult[];
+  /** Every task's NLL per configuration, in task order: for paired comparisons across runs (another budget, ...). */
+  perTask: { id: string; nll: Record<string, number> }[];
 }
 
 /** The greedy line a configuration predicts (stopped at the end of the line). */
@@ -100,6 +102,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
   );
   const vocab = engine.config.vocabSize;
   let done = 0;
+  const taskIds: string[] = [];
   for (const [repo, repoTasks] of byRepo) {
     const cache = await RepositoryCache.open({ root: repo, engine, config: opts.base, store: null });
     await cache.scan();
@@ -115,6 +118,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     try {
       for (const task of repoTasks) {
         opts.progress?.(`task ${++done}/${tasks.length}: ${task.file}:${task.line + 1}`);
+        taskIds.push(task.id);
         const text = fs.readFileSync(`${repo}/${task.file}`, 'utf8');
         const before = text.slice(0, offsetOf(text, task.line, task.character));
         const localIds = engine.encode(base.fileHeader(task.file) + tailByTokens(engine, before, opts.localTokens));
@@ -234,5 +238,9 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     contextGainSignificant: gain?.significant ?? false,
     note,
     configs,
+    perTask: taskIds.map((id, i) => ({
+      id,
+      nll: Object.fromEntries(opts.configs.map((name) => [name, results.get(name)![i]!.nll])),
+    })),
   };
 }
