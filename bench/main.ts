@@ -8,6 +8,7 @@ import { Engine } from '../src/engine/engine';
 import { registerDecodeCacheCommand } from './decode-cache';
 import { measureEngineThroughput } from './engine-throughput';
 import { MatMulProbe } from './matmul-throughput';
+import { pairedNll } from './paired-nll';
 import { benchSidecarLatency } from './sidecar-latency';
 import { completionSummary, benchRepository } from './repository-bench';
 import { fmt, median } from './stats';
@@ -111,6 +112,20 @@ program
     );
     console.log(
       `| the file alone | ${r.withoutRepository.n} | ${fmt(r.withoutRepository.p50, 0)} | ${fmt(r.withoutRepository.p90, 0)} |`,
+    );
+  });
+
+program
+  .command('paired-nll <a> <b>')
+  .description('two eval run --json reports on the same tasks: NLL of A minus NLL of B, paired by task, with its CI')
+  .option('--config <name>', 'configuration compared in both', 'full')
+  .option('--config-a <name>', 'configuration of A (default: --config)')
+  .option('--config-b <name>', 'configuration of B (default: --config)')
+  .action((a: string, b: string, opts: { config: string; configA?: string; configB?: string }) => {
+    const r = pairedNll(a, opts.configA ?? opts.config, b, opts.configB ?? opts.config);
+    console.log(
+      `${r.tasks} tasks: NLL(A) − NLL(B) = ${r.difference.toFixed(4)} nats (95% CI ${r.ci.map((v) => v.toFixed(4)).join('..')})` +
+        (r.significant ? '' : ', not significant'),
     );
   });
 
