@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE_CONFIG } from '../../src/cache/cache-config';
 import { LocalPrefillReuse } from '../../src/cache/local-reuse';
+import { PREFIX_GRID_CHARS, tailByTokens } from '../../src/cache/prompts';
 import { RepositoryCache } from '../../src/cache/repository-cache';
 import { Engine } from '../../src/engine/engine';
 import { PlainKvCache } from '../../src/engine/kv-cache';
@@ -78,6 +79,23 @@ describe('completions resumed from the previous keystroke', () => {
     await cache.prefillPending();
     return cache;
   }
+
+  it("a completion's prefix window keeps its start while text is typed at its end", () => {
+    const base = Array.from({ length: 300 }, (_, i) => `const value${i} = compute(${i});`).join('\n') + '\n';
+    const starts = (grid: number) => {
+      const seen = new Set<number>();
+      for (let k = 0; k < 120; k += 3) {
+        const text = base + 'result'.repeat(k).slice(0, k);
+        const cut = tailByTokens(engine, text, 200, grid);
+        expect(engine.encode(cut).length).toBeLessThanOrEqual(200);
+        expect(text.endsWith(cut)).toBe(true);
+        seen.add(text.length - cut.length);
+      }
+      return seen.size;
+    };
+    expect(starts(PREFIX_GRID_CHARS)).toBeLessThanOrEqual(2);
+    expect(starts(0)).toBeGreaterThan(3); // without the grid it follows every line the end moves past
+  });
 
   it('answers what a fresh cache answers, prefilling only the changed tail', async () => {
     const original = FILES['src/shapes.ts']!;
