@@ -13,6 +13,7 @@ import { type WeightVariant, measureWeightVariants } from './weight-bits-through
 import { makeCheckpoint } from './make-checkpoint';
 import { registerFrontierCommands } from './frontier';
 import { MatMulProbe } from './matmul-throughput';
+import { pairedNll } from './paired-nll';
 import { benchSidecarLatency } from './sidecar-latency';
 import { completionSummary, benchRepository } from './repository-bench';
 import { fmt, median } from './stats';
@@ -204,8 +205,10 @@ program
   .command('sidecar-latency <repo> <file>')
   .description('completion latency through the sidecar over a scripted typing session, with and without the repository')
   .option('--typed <n>', 'characters typed', '60')
-  .action(async (repo: string, file: string, opts: { typed: string }) => {
-    const r = await benchSidecarLatency(repo, file, Number(opts.typed));
+  .option('--model <dir>', "checkpoint (default: the sidecar's default model)")
+  .option('--cache-dir <dir>', 'graph cache and store, reused across runs (default: a fresh temporary folder)')
+  .action(async (repo: string, file: string, opts: { typed: string; model?: string; cacheDir?: string }) => {
+    const r = await benchSidecarLatency(repo, file, Number(opts.typed), opts.model, opts.cacheDir);
     console.log('| workspace | completions | p50 ms | p90 ms |');
     console.log('|---|---:|---:|---:|');
     console.log(
@@ -213,6 +216,20 @@ program
     );
     console.log(
       `| the file alone | ${r.withoutRepository.n} | ${fmt(r.withoutRepository.p50, 0)} | ${fmt(r.withoutRepository.p90, 0)} |`,
+    );
+  });
+
+program
+  .command('paired-nll <a> <b>')
+  .description('two eval run --json reports on the same tasks: NLL of A minus NLL of B, paired by task, with its CI')
+  .option('--config <name>', 'configuration compared in both', 'full')
+  .option('--config-a <name>', 'configuration of A (default: --config)')
+  .option('--config-b <name>', 'configuration of B (default: --config)')
+  .action((a: string, b: string, opts: { config: string; configA?: string; configB?: string }) => {
+    const r = pairedNll(a, opts.configA ?? opts.config, b, opts.configB ?? opts.config);
+    console.log(
+      `${r.tasks} tasks: NLL(A) − NLL(B) = ${r.difference.toFixed(4)} nats (95% CI ${r.ci.map((v) => v.toFixed(4)).join('..')})` +
+        (r.significant ? '' : ', not significant'),
     );
   });
 

@@ -17,7 +17,13 @@ import {
 import * as P from '../src/sidecar/protocol';
 import { median, percentile } from './stats';
 
-async function session(root: string, file: string, cacheDir: string, typed: number): Promise<number[]> {
+async function session(
+  root: string,
+  file: string,
+  cacheDir: string,
+  typed: number,
+  modelPath: string,
+): Promise<number[]> {
   const child = spawn(process.execPath, [path.join(__dirname, 'sidecar.js')], { stdio: 'pipe' });
   const connection: MessageConnection = createMessageConnection(
     new StreamMessageReader(child.stdout),
@@ -28,7 +34,7 @@ async function session(root: string, file: string, cacheDir: string, typed: numb
     await connection.sendRequest(P.InitializeRequest, {
       folders: [root],
       settings: {
-        modelPath: '',
+        modelPath,
         executionProvider: 'cpu',
         cache: { kvBits: 2, keepRatio: 0.5, sinkTokens: 4, eviction: 'defensive', maxMemoryMB: 1024 },
         cacheDir,
@@ -82,13 +88,20 @@ async function session(root: string, file: string, cacheDir: string, typed: numb
   }
 }
 
-export async function benchSidecarLatency(repo: string, file: string, typed: number) {
-  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-latency-'));
+/** `modelDir` '' = the sidecar's default model; `cacheDir` reused across runs keeps the converted graphs. */
+export async function benchSidecarLatency(
+  repo: string,
+  file: string,
+  typed: number,
+  modelDir = '',
+  cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-latency-')),
+) {
+  const modelPath = modelDir ? path.resolve(modelDir) : '';
   const alone = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-alone-'));
   fs.mkdirSync(path.dirname(path.join(alone, file)), { recursive: true });
   fs.copyFileSync(path.join(repo, file), path.join(alone, file));
-  const withRepository = await session(path.resolve(repo), file, cacheDir, typed);
-  const withoutRepository = await session(alone, file, cacheDir, typed);
+  const withRepository = await session(path.resolve(repo), file, cacheDir, typed, modelPath);
+  const withoutRepository = await session(alone, file, cacheDir, typed, modelPath);
   const summary = (ms: number[]) => ({ p50: median(ms), p90: percentile(ms, 90), n: ms.length });
   return { withRepository: summary(withRepository), withoutRepository: summary(withoutRepository) };
 }

@@ -7,6 +7,7 @@ import { Tensor } from 'onnxruntime-node';
 import type { DecoderSession } from '../engine/decoder-session';
 import { generate, type Detokenizer, type GenerateOptions, type GenerateResult } from '../engine/generate';
 import type { PlainKvCache } from '../engine/kv-cache';
+import type { Resume } from './local-reuse';
 import type { RepositoryBlock } from './repository-block';
 
 export interface QueryContext {
@@ -28,19 +29,29 @@ function feedsOf(ctx: QueryContext): Record<string, Tensor> {
   };
 }
 
+/**
+ * Generates after `promptIds`. With `resume` (a cache already holding the sink and the first `resume.reused`
+ * prompt tokens, computed over this same block) only the rest of the prompt is prefilled. The cache used is
+ * `resume.cache` or a fresh clone of the sink; it is returned so the caller can keep it for the next request.
+ */
 export async function generateInContext(
   ctx: QueryContext,
   detokenizer: Detokenizer,
   promptIds: number[],
   options: GenerateOptions,
-): Promise<GenerateResult> {
-  return generate(
+  resume: Resume | null = null,
+): Promise<GenerateResult & { cache: PlainKvCache }> {
+  const reused = resume?.reused ?? 0;
+  if (reused >= promptIds.length) throw new Error('internal error: a resumed prompt must leave a token to prefill');
+  const cache = resume?.cache ?? ctx.sink.clone(promptIds.length + options.maxTokens + 1);
+  const result = await generate(
     ctx.session,
     detokenizer,
-    promptIds,
-    { ...options, firstPosition: ctx.firstPosition, extraFeeds: feedsOf(ctx) },
-    ctx.sink.clone(promptIds.length + options.maxTokens + 1),
+    promptIds.slice(reused),
+    { ...options, firstPosition: ctx.firstPosition + reused, extraFeeds: feedsOf(ctx) },
+    cache,
   );
+  return { ...result, promptTokens: promptIds.length, cache };
 }
 
 /**

@@ -24,6 +24,7 @@ import type { ContentChange } from '../syntax/types';
 import type { CacheConfig } from './cache-config';
 import { chatPrompt, fimPrompt, offsetOf } from './prompts';
 import { generateInContext } from './query-context';
+import { LocalPrefillReuse } from './local-reuse';
 import { CacheRuntime } from './runtime';
 import { PersistentTokenCounts, tokenizerIdentity } from './token-counts';
 import { type CachedSegment, segmentBytes } from './segment-kv';
@@ -81,7 +82,10 @@ export class RepositoryCache {
   misses = 0;
   prefillTokens = 0;
   prefillMs = 0;
+  /** Prompt tokens whose prefill was reused from the previous query (local-reuse.ts). */
+  reusedPromptTokens = 0;
   private clock = 0;
+  private readonly localReuse = new LocalPrefillReuse();
 
   private constructor(
     readonly options: RepositoryCacheOptions,
@@ -383,11 +387,18 @@ export class RepositoryCache {
     await this.ensureResident(context);
     const ctx = await this.runtime.queryContext(context.map((e) => e.kv!));
     const promptIds = this.engine.encode(prompt);
-    const result = await generateInContext(ctx, this.engine.tokenizer, promptIds, {
-      maxTokens,
-      stopTokenIds,
-      ...options,
-    });
+    // The local tokens' keys depend on the block they attended to and on where they sit: same segments, same place.
+    const contextKey = [ctx.firstPosition, ...context.map((e) => e.key)].join('\n');
+    const resume = this.localReuse.take(contextKey, promptIds, ctx.sink.length);
+    this.reusedPromptTokens += resume?.reused ?? 0;
+    const result = await generateInContext(
+      ctx,
+      this.engine.tokenizer,
+      promptIds,
+      { maxTokens, stopTokenIds, ...options },
+      resume,
+    );
+    this.localReuse.keep(contextKey, promptIds, result.cache, ctx.sink.length);
     return {
       text: result.text,
       tokens: result.tokenIds.length,

@@ -71,6 +71,8 @@ export interface EvalRunReport {
   configs: EvalConfigResult[];
   /** Every greedy line, per task and configuration: for paired comparisons between runs. */
   predictions: { id: string; config: string; line: string; exact: number; edit: number }[];
+  /** Every task's NLL per configuration, in task order: for paired comparisons across runs (another budget, ...). */
+  perTask: { id: string; nll: Record<string, number> }[];
 }
 
 /**
@@ -116,6 +118,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
   const vocab = engine.config.vocabSize;
   const predictions: EvalRunReport['predictions'] = [];
   let done = 0;
+  const taskIds: string[] = [];
   for (const [repo, repoTasks] of byRepo) {
     const cache = await RepositoryCache.open({ root: repo, engine, config: opts.base, store: null });
     await cache.scan();
@@ -131,6 +134,7 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     try {
       for (const task of repoTasks) {
         opts.progress?.(`task ${++done}/${tasks.length}: ${task.file}:${task.line + 1}`);
+        taskIds.push(task.id);
         const text = fs.readFileSync(`${repo}/${task.file}`, 'utf8');
         const before = text.slice(0, offsetOf(text, task.line, task.character));
         const localIds = engine.encode(base.fileHeader(task.file) + tailByTokens(engine, before, opts.localTokens));
@@ -263,5 +267,9 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
     note,
     configs,
     predictions,
+    perTask: taskIds.map((id, i) => ({
+      id,
+      nll: Object.fromEntries(opts.configs.map((name) => [name, results.get(name)![i]!.nll])),
+    })),
   };
 }

@@ -119,6 +119,7 @@ class EngineRepositoryService implements RepositoryService {
     const r = this.route(p);
     if (!r || !this.indexable(r.folder, r.rel) || !r.folder.cache.documents.has(r.rel)) return;
     this.scheduler.setActive(r.rel);
+    this.scheduler.noteEdit(r.rel);
     await r.folder.cache.applyChanges(r.rel, version, changes);
     void this.scheduler.kick();
   }

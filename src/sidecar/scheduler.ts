@@ -3,6 +3,11 @@
  * documents, then of files the active file imports, then the rest, most recently changed first. A completion
  * or chat request runs in the foreground: the background loop finishes the segment in flight (one prefill
  * chunk: segments are at most maxSegmentTokens) and waits until no foreground work is left.
+ *
+ * A file being typed in waits for a pause (`quietMs` after its last edit) before its changed segments are
+ * prefilled: its own completions never attend to its segments (the local context holds the file), and prefilling
+ * it after every keystroke made each completion wait for a segment in flight (with coder-15m, a 512-token segment
+ * costs about as much as the completion itself).
  */
 import type { CacheEntry, RepositoryCache } from '../cache/repository-cache';
 import { importedPaths } from '../cache/selection';
@@ -17,12 +22,29 @@ export class PrefillScheduler {
   private done = { tokens: 0, segments: 0 };
   private startedAt = 0;
   private stopped = false;
+  private readonly editedAt = new Map<string, number>();
+  private wake: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly caches: () => RepositoryCache[],
     private readonly report: (p: IndexProgress) => void,
     private readonly onFilled: () => void = () => {},
+    private readonly quietMs = 750,
   ) {}
+
+  /** The user edited `path`: its segments wait until `quietMs` have passed without another edit. */
+  noteEdit(path: string): void {
+    this.editedAt.set(path, performance.now());
+  }
+
+  /** Milliseconds `path` must still wait (0 = may be prefilled now). */
+  private waitFor(path: string, now: number): number {
+    const at = this.editedAt.get(path);
+    if (at === undefined) return 0;
+    const left = at + this.quietMs - now;
+    if (left <= 0) this.editedAt.delete(path);
+    return Math.max(0, left);
+  }
 
   setActive(path: string): void {
     this.activePath = path;
@@ -57,6 +79,7 @@ export class PrefillScheduler {
 
   stop(): void {
     this.stopped = true;
+    if (this.wake) clearTimeout(this.wake);
   }
 
   private priority(entry: CacheEntry, imported: Set<string>): number {
@@ -73,6 +96,7 @@ export class PrefillScheduler {
       const next = this.pick();
       if (!next) {
         this.emit('idle', 0, 0);
+        this.wakeForDeferred();
         return;
       }
       await next.cache.fill(next.entry);
@@ -88,10 +112,29 @@ export class PrefillScheduler {
     }
   }
 
+  /** Kicks the loop again when the first deferred file's quiet time is over. */
+  private wakeForDeferred(): void {
+    if (this.stopped || this.wake) return;
+    const now = performance.now();
+    let soonest = Infinity;
+    for (const cache of this.caches()) {
+      for (const entry of cache.unfilled()) {
+        const wait = this.waitFor(entry.path, now);
+        if (wait > 0) soonest = Math.min(soonest, wait);
+      }
+    }
+    if (soonest === Infinity) return;
+    this.wake = setTimeout(() => {
+      this.wake = null;
+      void this.kick();
+    }, soonest + 1);
+  }
+
   private pick(): { cache: RepositoryCache; entry: CacheEntry } | null {
     let best: { cache: RepositoryCache; entry: CacheEntry; rank: number } | null = null;
+    const now = performance.now();
     for (const cache of this.caches()) {
-      const pending = [...cache.unfilled()];
+      const pending = [...cache.unfilled()].filter((e) => this.waitFor(e.path, now) === 0);
       if (!pending.length) continue;
       const activeText = this.activePath ? cache.documents.get(this.activePath)?.text : undefined;
       const imported = activeText

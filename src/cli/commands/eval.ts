@@ -1,6 +1,7 @@
 /** `repokv eval long-file` (and, with the task tools, `make-tasks` and `run`): the compression instrument. */
 import type { Command } from 'commander';
 import * as path from 'node:path';
+import { DEFAULT_LOCAL_BUDGET } from '../../cache/prompts';
 import { CacheRuntime } from '../../cache/runtime';
 import { parseConfigList } from '../../eval/configs';
 import { evalLongFile } from '../../eval/long-file';
@@ -59,7 +60,7 @@ export function registerEval(program: Command): void {
           '--local-tokens <n>',
           'tokens of the current file before the cursor',
           parseNumber('--local-tokens', true, 1),
-          384,
+          DEFAULT_LOCAL_BUDGET.prefixTokens,
         )
         .option('--max-tasks <n>', 'evaluate only the first N tasks', parseNumber('--max-tasks', true, 1))
         .option('--indent <mode>', INDENT_HELP, parseIndent),
