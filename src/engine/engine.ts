@@ -13,7 +13,7 @@ import type { Logger, ProviderPreference } from './providers';
 import { TextTokenizer } from './tokenizer';
 
 export interface EngineOptions {
-  /** Checkpoint directory; default: the bundled tiny-coder. */
+  /** Checkpoint directory; default: the bundled coder-15m. */
   modelDir?: string;
   provider?: ProviderPreference;
   cacheDir?: string;
