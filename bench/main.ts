@@ -38,7 +38,7 @@ const weightBitsList = (list: string): WeightBits[] => list.split(',').map((b) =
 program
   .command('engine')
   .description('prefill and decode tokens/s at several context lengths vs measured MatMul throughput')
-  .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
   .option('--contexts <list>', 'context lengths', '512,2048,4096')
   .option('--runs <n>', 'runs per figure (median reported)', '5')
   .option('--chunk <n>', 'prefill chunk', '512')
@@ -152,7 +152,7 @@ program
 program
   .command('repository <repo>')
   .description('index, one-line edits, restart reload and completion latency on a repository')
-  .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
   .option('--edits <n>', 'one-line edits measured', '5')
   .option('--reloads <n>', 'restart reloads measured', '3')
   .option('--completions <n>', 'completion positions measured', '10')

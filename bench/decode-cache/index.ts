@@ -30,7 +30,7 @@ export function registerDecodeCacheCommand(program: Command): void {
   program
     .command('decode-cache')
     .description('decode step over plain 16-bit past vs 2-bit KIVI block vs 2-bit fused (MatMulNBits) block')
-    .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+    .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
     .option('--contexts <list>', 'context lengths in tokens', '4096,16384,65536')
     .option('--steps <n>', 'measured rounds (a burst of steps of every variant each)', '15')
     .option('--burst <n>', 'consecutive steps per variant and round (the first one is not counted)', '4')

@@ -22,7 +22,10 @@ export interface CommonOptions {
 
 export function addCommonOptions(cmd: Command): Command {
   return cmd
-    .option('--model <dir>', 'Hugging Face checkpoint directory (default: the bundled tiny-coder)')
+    .option(
+      '--model <dir>',
+      'Hugging Face checkpoint directory (default: the bundled coder-15m; models/tiny-coder is the fast test model)',
+    )
     .option('--json', 'print one JSON object on stdout')
     .addOption(new Option('--provider <name>', 'execution provider').choices([...PROVIDER_PREFERENCES]).default('auto'))
     .option('--cache-dir <dir>', 'where graphs and the KV cache store live (default: the user cache directory)')

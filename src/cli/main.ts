@@ -1,6 +1,6 @@
 /**
  * `repokv`: the headless face of the engine. One file per command under ./commands; this file only wires them.
- * Every command takes --model (default: the bundled tiny-coder) and --json (one JSON object on stdout).
+ * Every command takes --model (default: the bundled coder-15m) and --json (one JSON object on stdout).
  */
 import '../engine/float16-workaround';
 import { Command } from 'commander';

@@ -16,7 +16,7 @@ import { TextTokenizer } from './tokenizer';
 import { weightFormat } from './weight-bits';
 
 export interface EngineOptions {
-  /** Checkpoint directory; default: the bundled tiny-coder. */
+  /** Checkpoint directory; default: the bundled coder-15m. */
   modelDir?: string;
   provider?: ProviderPreference;
   cacheDir?: string;

@@ -9,7 +9,7 @@ import { createRepositoryService } from './repository-service';
 import { serveStdio } from './stdio';
 
 serveStdio(
-  // An empty model path is the setting's default: the small model that ships with the extension.
+  // An empty model path is the setting's default: coder-15m, the model that ships with the extension.
   (settings, log) => createRepositoryService({ ...settings, modelPath: settings.modelPath || bundledModelDir() }, log),
   { validateModel: validateCheckpoint },
 );

@@ -63,7 +63,22 @@ fi
 
 # --- 3. code-server under Node 24 -----------------------------------------------------------------------------
 CS="$C/cs/node_modules/.bin/code-server"
-if [ -f "$C/cs/.done-$CS_VERSION" ] && [ -x "$CS" ]; then
+# code-server runs here with a HOME and XDG folders of its own, inside the cache: its first start writes
+# ~/.config/code-server/config.yaml and says so on stdout before the version, so the answer must not depend on
+# what an earlier run left in the user's HOME. The version is looked for on any line of the answer.
+cs_version_ok() {
+  [ -x "$CS" ] || return 1
+  local h="$C/cs-home" answer line
+  mkdir -p "$h/.config" "$h/.local/share" "$h/.cache"
+  answer=$(PATH="$N24/bin:$PATH" HOME="$h" XDG_CONFIG_HOME="$h/.config" XDG_DATA_HOME="$h/.local/share" \
+    XDG_CACHE_HOME="$h/.cache" "$CS" --version 2>&1 </dev/null || true)
+  while IFS= read -r line; do
+    case "$line" in "$CS_VERSION" | "$CS_VERSION "*) return 0 ;; esac
+  done <<<"$answer"
+  log "code-server --version answered: $answer"
+  return 1
+}
+if [ -f "$C/cs/.done-$CS_VERSION" ] && cs_version_ok; then
   log "code-server $CS_VERSION already installed"
 else
   log "installing code-server $CS_VERSION (native builds, about 3 min)"
@@ -72,11 +87,7 @@ else
   # headers (npm_config_nodedir overrides a machine-wide nodedir that points at another Node's headers)
   PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" \
     npm install --prefix "$C/cs" --no-save --loglevel=error "code-server@$CS_VERSION" </dev/null
-  version=$(PATH="$N24/bin:$PATH" "$CS" --version 2>&1 || true)
-  case "$version" in
-    "$CS_VERSION "*) ;;
-    *) log "code-server --version answered: $version"; exit 1 ;;
-  esac
+  cs_version_ok || exit 1
   touch "$C/cs/.done-$CS_VERSION"
 fi
 

@@ -1,5 +1,5 @@
 /**
- * The built sidecar (dist/sidecar.js, what the extension spawns) over real stdio with the bundled model: it
+ * The built sidecar (dist/sidecar.js, what the extension spawns) over real stdio with tiny-coder (fast): it
  * indexes a small workspace, completes, streams a chat answer, takes an edit (statistics change), stops a
  * generation when cancelled, survives garbage and out-of-order messages, and after being killed a new process
  * reloads the cache from disk instead of prefilling.
@@ -18,7 +18,7 @@ import {
   StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
 import * as P from '../../src/sidecar/protocol';
-import { REPO_ROOT, TEST_CACHE_DIR } from '../helpers/paths';
+import { REPO_ROOT, TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
 
 const SIDECAR = path.join(REPO_ROOT, 'dist', 'sidecar.js');
 
@@ -75,7 +75,7 @@ function init(r: Running, root: string, cacheDir: string) {
   return r.connection.sendRequest(P.InitializeRequest, {
     folders: [root],
     settings: {
-      modelPath: '',
+      modelPath: TINY_MODEL,
       executionProvider: 'cpu',
       cache: { kvBits: 2, keepRatio: 0.5, sinkTokens: 4, eviction: 'defensive', maxMemoryMB: 256 },
       cacheDir,

@@ -32,7 +32,10 @@ function parseSummary(text) {
   };
 }
 
-/** fp16 bytes per cached token of the bundled model: K and V, per layer, per KV head, head_dim values of 2 bytes. */
+/**
+ * fp16 bytes per cached token of the model the checks run on (tiny-coder, set by run.sh as repokv.model.path): K
+ * and V, per layer, per KV head, head_dim values of 2 bytes.
+ */
 function fp16BytesPerToken() {
   const cfgPath = path.join(__dirname, '..', '..', '..', 'models', 'tiny-coder', 'config.json');
   const c = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
