@@ -10,9 +10,9 @@ import type { GenerateOptions } from '../engine/generate';
 import { DEFAULT_INDENT_HANDLING, type IndentHandling, indentedCursor } from '../engine/indented-cursor';
 import {
   DEFAULT_LINE_END_HANDLING,
-  isUnfinishedLineEnd,
   type LineEndHandling,
   lineEndConstraint,
+  promptsLeftToRight,
 } from '../engine/line-end-cursor';
 import type { Logger } from '../engine/providers';
 import type { ChatMessage } from '../engine/tokenizer';
@@ -362,10 +362,9 @@ export class RepositoryCache {
     const cursor = indentedCursor(this.engine.tokenizer, before, request.indent ?? DEFAULT_INDENT_HANDLING);
     const after = request.text.slice(offset);
     const lineEnd = request.lineEnd ?? DEFAULT_LINE_END_HANDLING;
-    const prompt =
-      lineEnd === 'left-to-right' && isUnfinishedLineEnd(before, after)
-        ? leftToRightPrompt(this.engine, request.path, before)
-        : fimPrompt(this.engine, request.path, cursor.prefix, after);
+    const prompt = promptsLeftToRight(before, after, lineEnd)
+      ? leftToRightPrompt(this.engine, request.path, before)
+      : fimPrompt(this.engine, request.path, cursor.prefix, after);
     const context = request.useRepository === false ? [] : this.contextFor(request.path, before);
     const stopTokenIds = [...(this.engine.fim?.stopTokenIds ?? []), ...this.engine.stopTokenIds];
     const result = await this.run(prompt, context, request.maxTokens + cursor.typedTokens, stopTokenIds, started, {

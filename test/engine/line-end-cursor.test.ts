@@ -11,6 +11,7 @@ import {
   isUnfinishedLineEnd,
   lineEndConstraint,
   parseLineEndHandling,
+  promptsLeftToRight,
 } from '../../src/engine/line-end-cursor';
 import { argmax, seededRandom } from '../../src/engine/sampling';
 import { TextTokenizer } from '../../src/engine/tokenizer';
@@ -82,17 +83,27 @@ describe('on the real tokenizer', () => {
     }
   });
 
-  it('applies only to unfinished line ends under continue; always covers every line end; off never', () => {
+  it('applies only to unfinished line ends under continue; continue-always covers every line end; off never', () => {
     expect(lineEndConstraint(tok, '  x = f(', '\n', 'continue')).toBeInstanceOf(ContinueLineConstraint);
     expect(lineEndConstraint(tok, '  x = f();', '\n', 'continue')).toBeUndefined();
-    expect(lineEndConstraint(tok, '  x = f();', '\n', 'always')).toBeInstanceOf(ContinueLineConstraint);
+    expect(lineEndConstraint(tok, '  x = f();', '\n', 'continue-always')).toBeInstanceOf(ContinueLineConstraint);
     expect(lineEndConstraint(tok, '  x = f(', '\n', 'off')).toBeUndefined();
     expect(lineEndConstraint(tok, '  x = f(', '\n', 'left-to-right')).toBeUndefined();
     expect(lineEndConstraint(tok, '  x = f(', 'a)\n', 'continue')).toBeUndefined();
-    expect(lineEndConstraint(tok, 'a\n    ', '\n', 'always')).toBeUndefined();
+    expect(lineEndConstraint(tok, 'a\n    ', '\n', 'continue-always')).toBeUndefined();
+  });
+
+  it('prompts left to right only where its variant applies', () => {
+    expect(promptsLeftToRight('  x = f(', '\n', 'left-to-right')).toBe(true);
+    expect(promptsLeftToRight('  x = f();', '\n', 'left-to-right')).toBe(false);
+    expect(promptsLeftToRight('  x = f();', '\n', 'left-to-right-always')).toBe(true);
+    expect(promptsLeftToRight('  x = f(', '\n', 'continue')).toBe(false);
+    expect(promptsLeftToRight('  x = f(', 'a)', 'left-to-right-always')).toBe(false);
   });
 
   it('refuses an unknown handling in words', () => {
-    expect(() => parseLineEndHandling('sometimes')).toThrow(/one of off, continue, always, left-to-right/);
+    expect(() => parseLineEndHandling('sometimes')).toThrow(
+      /one of off, continue, continue-always, left-to-right, left-to-right-always/,
+    );
   });
 });
