@@ -9,6 +9,7 @@ import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
 import { registerDecodeCacheCommand } from './decode-cache';
 import { registerGraphCheckCommand } from './graph-check';
+import { registerLineEndCommand } from './line-end';
 import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
 import { makeCheckpoint } from './make-checkpoint';
 import { registerFrontierCommands } from './frontier';
@@ -199,6 +200,7 @@ program
 
 registerDecodeCacheCommand(program);
 registerGraphCheckCommand(program);
+registerLineEndCommand(program);
 registerFrontierCommands(program);
 
 program

@@ -4,7 +4,7 @@
  * text nearest the cursor, and cut at line starts so the model never sees half a line at the edge.
  */
 import type { Engine } from '../engine/engine';
-import { formatFimFile } from '../engine/fim';
+import { formatFileHeader, formatFimFile } from '../engine/fim';
 import type { ChatMessage } from '../engine/tokenizer';
 
 export interface LocalBudget {
@@ -83,6 +83,20 @@ export function fimPrompt(
   const suffix = headByTokens(engine, after, budget.suffixTokens);
   if (!engine.fim) return prefix; // a model without FIM tokens completes left to right
   return formatFimFile(engine.fim, path, { prefix, suffix });
+}
+
+/**
+ * A left-to-right prompt at the cursor: the file's header line and the text before the cursor, no suffix (at the end
+ * of an unfinished line coder-15m continues the line this way, where an infill prompt makes it end the line).
+ */
+export function leftToRightPrompt(
+  engine: Engine,
+  path: string,
+  before: string,
+  budget: LocalBudget = DEFAULT_LOCAL_BUDGET,
+): string {
+  const prefix = tailByTokens(engine, before, budget.prefixTokens, PREFIX_GRID_CHARS);
+  return engine.fim ? `${formatFileHeader(engine.fim, path)}${prefix}` : prefix;
 }
 
 export function chatPrompt(

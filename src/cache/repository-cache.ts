@@ -8,6 +8,12 @@ import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
 import type { GenerateOptions } from '../engine/generate';
 import { DEFAULT_INDENT_HANDLING, type IndentHandling, indentedCursor } from '../engine/indented-cursor';
+import {
+  DEFAULT_LINE_END_HANDLING,
+  type LineEndHandling,
+  lineEndConstraint,
+  promptsLeftToRight,
+} from '../engine/line-end-cursor';
 import type { Logger } from '../engine/providers';
 import type { ChatMessage } from '../engine/tokenizer';
 import {
@@ -22,7 +28,7 @@ import {
 } from '../syntax';
 import type { ContentChange } from '../syntax/types';
 import type { CacheConfig } from './cache-config';
-import { chatPrompt, fimPrompt, offsetOf } from './prompts';
+import { chatPrompt, fimPrompt, leftToRightPrompt, offsetOf } from './prompts';
 import { generateInContext } from './query-context';
 import { LocalPrefillReuse } from './local-reuse';
 import { CacheRuntime } from './runtime';
@@ -345,6 +351,8 @@ export class RepositoryCache {
       useRepository?: boolean;
       /** How a cursor after a line's indentation is prompted (an internal switch, to measure the choices). */
       indent?: IndentHandling;
+      /** Whether the first token may end an unfinished cursor line (internal switch, to measure the choices). */
+      lineEnd?: LineEndHandling;
     },
     signal?: AbortSignal,
   ): Promise<QueryResult> {
@@ -352,12 +360,17 @@ export class RepositoryCache {
     const offset = offsetOf(request.text, request.line, request.character);
     const before = request.text.slice(0, offset);
     const cursor = indentedCursor(this.engine.tokenizer, before, request.indent ?? DEFAULT_INDENT_HANDLING);
-    const prompt = fimPrompt(this.engine, request.path, cursor.prefix, request.text.slice(offset));
+    const after = request.text.slice(offset);
+    const lineEnd = request.lineEnd ?? DEFAULT_LINE_END_HANDLING;
+    const prompt = promptsLeftToRight(before, after, lineEnd)
+      ? leftToRightPrompt(this.engine, request.path, before)
+      : fimPrompt(this.engine, request.path, cursor.prefix, after);
     const context = request.useRepository === false ? [] : this.contextFor(request.path, before);
     const stopTokenIds = [...(this.engine.fim?.stopTokenIds ?? []), ...this.engine.stopTokenIds];
     const result = await this.run(prompt, context, request.maxTokens + cursor.typedTokens, stopTokenIds, started, {
       signal,
-      constraint: cursor.constraint(),
+      // An indented cursor has nothing but blanks before it on its line, an unfinished line end has code: one applies.
+      constraint: cursor.constraint() ?? lineEndConstraint(this.engine.tokenizer, before, after, lineEnd),
     });
     return { ...result, text: cursor.answer(result.text) };
   }

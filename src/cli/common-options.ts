@@ -8,6 +8,12 @@ import {
   type IndentHandling,
   parseIndentHandling,
 } from '../engine/indented-cursor';
+import {
+  DEFAULT_LINE_END_HANDLING,
+  LINE_END_HANDLINGS,
+  type LineEndHandling,
+  parseLineEndHandling,
+} from '../engine/line-end-cursor';
 import { PROVIDER_PREFERENCES, type ProviderPreference } from '../engine/providers';
 import { CliError, progress } from './output';
 
@@ -66,6 +72,16 @@ export function parseIndent(value: string): IndentHandling {
     throw new CliError(`--indent: ${(err as Error).message}`);
   }
 }
+
+export function parseLineEnd(value: string): LineEndHandling {
+  try {
+    return parseLineEndHandling(value);
+  } catch (err) {
+    throw new CliError(`--line-end: ${(err as Error).message}`);
+  }
+}
+
+export const LINE_END_HELP = `first token at the end of an unfinished line: ${LINE_END_HANDLINGS.join(', ')} (default ${DEFAULT_LINE_END_HANDLING})`;
 
 export const INDENT_HELP = `prompting at a cursor after indentation: ${INDENT_HANDLINGS.join(', ')} (default ${DEFAULT_INDENT_HANDLING})`;
 

@@ -5,7 +5,16 @@ import * as path from 'node:path';
 import { cacheStatistics } from '../../cache/repository-stats';
 import { addCacheFlags, type CacheFlagValues, cacheConfigFromFlags } from '../cache-flags';
 import type { IndentHandling } from '../../engine/indented-cursor';
-import { addCommonOptions, type CommonOptions, INDENT_HELP, parseIndent, parseNumber } from '../common-options';
+import type { LineEndHandling } from '../../engine/line-end-cursor';
+import {
+  addCommonOptions,
+  type CommonOptions,
+  INDENT_HELP,
+  LINE_END_HELP,
+  parseIndent,
+  parseLineEnd,
+  parseNumber,
+} from '../common-options';
 import { CliError, printResult } from '../output';
 import { closeRepository, openRepository } from '../repository';
 
@@ -80,6 +89,7 @@ export function registerRepositoryCommands(program: Command): void {
     .option('--max-tokens <n>', 'tokens to generate', parseNumber('--max-tokens', true, 1), 64)
     .option('--no-repository', 'ignore the repository cache (current file only)')
     .option('--indent <mode>', INDENT_HELP, parseIndent)
+    .option('--line-end <mode>', LINE_END_HELP, parseLineEnd)
     .action(
       async (
         repo: string,
@@ -90,6 +100,7 @@ export function registerRepositoryCommands(program: Command): void {
           maxTokens: number;
           repository: boolean;
           indent?: IndentHandling;
+          lineEnd?: LineEndHandling;
         },
       ) => {
         const file = path.resolve(repo, opts.file);
@@ -107,6 +118,7 @@ export function registerRepositoryCommands(program: Command): void {
               maxTokens: opts.maxTokens,
               useRepository: opts.repository,
               indent: opts.indent,
+              lineEnd: opts.lineEnd,
             });
           } catch (err) {
             if (err instanceof RangeError) throw new CliError(err.message);
