@@ -49,6 +49,7 @@ const NAMED: Record<string, Named> = {
   'q2-evict50-novalue': q2e(0.5, {}, { valueWeight: false }),
   'q2-evict25-uniform': q2e(0.25, { layerBudget: 'uniform' }),
   'q2-evict25-pyramid': q2e(0.25, { layerBudget: 'pyramid' }),
+  'q2-evict50-pyramid': q2e(0.5, { layerBudget: 'pyramid' }),
   'q2-evict25-joint': q2e(0.25, { layerBudget: 'joint' }),
   'q2-evict50-snapkv': q2e(0.5, { eviction: 'snapkv' }),
   'q2-evict50-adaptive': q2e(0.5, { layerBudget: 'adaptive' }),
