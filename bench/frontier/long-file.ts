@@ -48,9 +48,17 @@ export function longFilePoints(reports: LongFileJson[]): FrontierPoint[] {
   if (reports.length === 0) throw new Error('frontier: no long-file reports');
   const heads = new Set(reports.map((r) => r.prefixTokens));
   if (heads.size > 1) throw new Error(`frontier: long-file reports mix head lengths ${[...heads].join(', ')}`);
-  const pooled = new Map<string, Pooled>();
+  // Several runs over one repository (more configurations on the same files) give each configuration once per
+  // repository: a configuration measured twice there keeps its last report (the runs are deterministic).
+  const byRepo = new Map<string, Map<string, LongFileConfigJson>>();
   for (const report of reports) {
-    for (const c of report.configs) {
+    const configs = byRepo.get(report.repo) ?? new Map<string, LongFileConfigJson>();
+    for (const c of report.configs) configs.set(c.name, c);
+    byRepo.set(report.repo, configs);
+  }
+  const pooled = new Map<string, Pooled>();
+  for (const configs of byRepo.values()) {
+    for (const c of configs.values()) {
       const p = pooled.get(c.name) ?? { files: 0, nll: 0, kl: 0, bytes: 0, fp16: 0 };
       p.files += c.files;
       p.nll += c.nll * c.files;

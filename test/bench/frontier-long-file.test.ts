@@ -45,6 +45,19 @@ describe('long-file frontier points', () => {
     expect(q2!.kl).toBeCloseTo((0.1 * 1 + 0.3 * 3) / 4, 12);
   });
 
+  it('counts a configuration measured twice on one repository once', () => {
+    const withQ4 = (r: LongFileJson, nll: number) => ({
+      ...r,
+      configs: [...r.configs, cfg('q4', r.configs[0]!.files, nll, 0, 1500)],
+    });
+    const reports = [report('a', 1, 2.5, 1000), report('b', 3, 2.1, 600)];
+    const points = longFilePoints([...reports, withQ4(reports[0]!, 2.2), withQ4(reports[1]!, 2.2)]);
+    expect(points.find((p) => p.name === 'q2')!.kept).toBeCloseTo(0.8, 12);
+    expect(points.find((p) => p.name === 'q4')!.kept).toBeCloseTo(0.8, 12);
+    // Measured on one repository only: refused rather than pooled over fewer files.
+    expect(() => longFilePoints([...reports, withQ4(reports[1]!, 2.2)])).toThrow(/different files/);
+  });
+
   it('refuses reports that cannot be pooled', () => {
     expect(() => longFilePoints([report('a', 1, 2.5, 1000), report('b', 1, 2.5, 1000, 768)])).toThrow(/head lengths/);
     const noBaseline = report('a', 1, 2.5, 1000);
