@@ -8,7 +8,7 @@ import type { RangeSearch } from './quantize/clip';
 
 export type Bits = 2 | 4 | 8 | 16;
 export type EvictionPolicy = 'none' | 'snapkv' | 'defensive' | 'h2o';
-export type LayerBudget = 'uniform' | 'pyramid' | 'adaptive' | 'joint';
+export type LayerBudget = 'uniform' | 'pyramid' | 'pyramid-up' | 'adaptive' | 'joint';
 export type Layout = 'parallel' | 'sequential';
 export type Aggregation = 'max' | 'mean';
 /** How the 2-bit block is stored and read (quant-layout.ts): `auto` picks `fused` wherever it can hold the config. */

@@ -45,7 +45,13 @@ export function addCacheFlags(cmd: Command): Command {
     .addOption(new Option('--eviction <policy>', 'eviction policy').choices(['none', 'snapkv', 'defensive', 'h2o']))
     .option('--window <n>', 'observation window', parseNumber('--window', true, 1))
     .addOption(
-      new Option('--layer-budget <mode>', 'budget allocation').choices(['uniform', 'pyramid', 'adaptive', 'joint']),
+      new Option('--layer-budget <mode>', 'budget allocation').choices([
+        'uniform',
+        'pyramid',
+        'pyramid-up',
+        'adaptive',
+        'joint',
+      ]),
     )
     .addOption(new Option('--layout <layout>', 'segment positions at query time').choices(['parallel', 'sequential']))
     .option('--protect-layers <list>', 'auto | none | comma-separated layer indices')

@@ -159,6 +159,17 @@ describe('layer budgets', () => {
     expect(Array.from(layerBudgets(100, 2, 5, 0.9, 0, 'pyramid'))).toEqual([200, 190, 180, 170, 160]);
   });
 
+  test('pyramid-up is the pyramid upside down: rising with depth, same total and bounds', () => {
+    expect(Array.from(layerBudgets(100, 2, 5, 0.5, 0, 'pyramid-up'))).toEqual([50, 75, 100, 125, 150]);
+    expect(Array.from(layerBudgets(100, 2, 5, 0.5, 40, 'pyramid-up'))).toEqual([80, 90, 100, 110, 120]);
+    // Uneven rounding (mean 33, 4 layers): the reverse of the pyramid's own budgets, whatever they round to.
+    const down = Array.from(layerBudgets(33, 1, 4, 1, 0, 'pyramid'));
+    expect(Array.from(layerBudgets(33, 1, 4, 1, 0, 'pyramid-up'))).toEqual([...down].reverse());
+    const up = Array.from(layerBudgets(97, 2, 7, 0.3, 3, 'pyramid-up'));
+    expect(up.reduce((a, b) => a + b, 0)).toBe(7 * Math.round(0.3 * 97 * 2));
+    up.slice(1).forEach((b, l) => expect(b).toBeGreaterThanOrEqual(up[l]!));
+  });
+
   test('pyramid rounding keeps the exact total and a non-increasing profile', () => {
     const budgets = Array.from(layerBudgets(7, 3, 4, 0.3, 0, 'pyramid')); // mean round(6.3) = 6
     expect(budgets.reduce((a, b) => a + b, 0)).toBe(24);

@@ -14,7 +14,7 @@ import {
 } from '../../src/cache/eviction';
 
 const POLICIES: EvictionPolicy[] = ['none', 'snapkv', 'defensive', 'h2o'];
-const ALLOCATORS: LayerBudget[] = ['uniform', 'adaptive', 'pyramid', 'joint'];
+const ALLOCATORS: LayerBudget[] = ['uniform', 'adaptive', 'pyramid', 'pyramid-up', 'joint'];
 const RATIOS = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.99, 1];
 
 /** xorshift32: a small deterministic generator so that every failure reproduces from its seed. */
@@ -174,8 +174,9 @@ describe('properties over seeded random segments', () => {
               for (const head of layer.heads) expect(head.length, label).toBeGreaterThanOrEqual(floor);
             }
           }
-          if (allocator === 'pyramid') {
+          if (allocator === 'pyramid' || allocator === 'pyramid-up') {
             const counts = Array.from(kept.layerCounts);
+            if (allocator === 'pyramid-up') counts.reverse();
             counts.slice(1).forEach((c, l) => expect(c, label).toBeLessThanOrEqual(counts[l]));
             for (const c of counts) expect(c).toBeGreaterThanOrEqual(protectedCount * kvHeads);
             for (const c of counts) expect(c).toBeLessThanOrEqual(n * kvHeads);

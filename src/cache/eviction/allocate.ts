@@ -6,7 +6,8 @@
  * - `adaptive` (Ada-KV, Feng et al. 2024, arXiv 2407.11550): the top B_l entries over all heads of the layer,
  *   so heads that concentrate their attention give budget to heads that spread it; a floor of α = 0.2 of the
  *   even share per head (Ada-KV's safeguard) keeps a head from being starved by a noisy estimate.
- * - `pyramid` (PyramidKV, arXiv 2406.02069): per-layer budgets falling with depth, uniform within a layer.
+ * - `pyramid` (PyramidKV, arXiv 2406.02069): per-layer budgets falling with depth, uniform within a layer;
+ *   `pyramid-up` the same budgets rising with depth.
  * - `joint` (Layer-DefensiveKV, arXiv 2510.13334): one top-k over all layers and heads with the same total,
  *   the adaptive floor per head; layers whose scores are more spread keep more.
  */

@@ -6,8 +6,9 @@
  * focus on few tokens, so budgets fall linearly from (1 + spread)·B at the bottom to (1 − spread)·B at the top,
  * spread 0.5. The profile is symmetric around B, so the total stays L·B. When a layer would leave the bounds
  * (many protected tokens, or a high keepRatio), the slope is flattened rather than the ends clipped: clipping
- * would change the total, a flatter line keeps it and stays monotone. Every other allocator gets B per layer
- * (`joint` redistributes the same total itself).
+ * would change the total, a flatter line keeps it and stays monotone. `pyramid-up` is the same profile upside
+ * down (upper layers keep more), the control that tells whether the direction matters. Every other allocator
+ * gets B per layer (`joint` redistributes the same total itself).
  */
 import type { LayerBudget } from '../cache-config';
 
@@ -26,7 +27,7 @@ export function layerBudgets(
   const hi = tokens * kvHeads;
   const mean = Math.min(hi, Math.max(lo, Math.round(keepRatio * tokens * kvHeads)));
   const budgets = new Int32Array(layers).fill(mean);
-  if (mode !== 'pyramid' || layers < 2 || mean === 0) return budgets;
+  if ((mode !== 'pyramid' && mode !== 'pyramid-up') || layers < 2 || mean === 0) return budgets;
 
   const spread = Math.min(PYRAMID_SPREAD, (hi - mean) / mean, (mean - lo) / mean);
   const real = new Float64Array(layers);
@@ -41,5 +42,5 @@ export function layerBudgets(
   const order = Array.from({ length: layers }, (_, l) => l);
   order.sort((a, b) => real[b] - budgets[b] - (real[a] - budgets[a]) || a - b);
   for (let i = 0; i < remainder && i < layers; i++) budgets[order[i]]++;
-  return budgets;
+  return mode === 'pyramid-up' ? budgets.reverse() : budgets;
 }
