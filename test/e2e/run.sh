@@ -73,12 +73,8 @@ mkdir -p "$R/tmp" "$R/home/.config" "$R/home/.local/share" "$R/data/User" "$R/ex
 WS="$R/ws"
 cp -r "$HERE/workspace" "$WS"
 cp "$HERE/settings.json" "$R/data/User/settings.json"
-# The checks run on tiny-coder, named explicitly (it is not in the VSIX): the default coder-15m answers a
-# fill-in-the-middle request at the end of a line with a line break (BENCHMARKS.md, issue 9), so no ghost text.
-# repokv.model.path is machine-overridable, and code-server's workbench is remote: it reads such settings from the
-# Machine settings, not the User ones.
-mkdir -p "$R/data/Machine"
-printf '{ "repokv.model.path": "%s" }\n' "$ROOT/models/tiny-coder" >"$R/data/Machine/settings.json"
+# The checks run on the model users get: the VSIX's bundled coder-15m (no repokv.model.path). At the end of an
+# unfinished line it is prompted left to right (src/engine/line-end-cursor.ts), so the ghost-text check gets a line.
 mkdir -p "$SHOTS"
 # this run's screenshots only: a check that fails leaves its picture missing rather than showing an older one
 rm -f "$SHOTS"/{ghost-text,accepted,stats,chat,stats-updated}.png

@@ -22,7 +22,7 @@ if (!BASE || !WS) {
 const T = {
   workbench: 90,
   activation: 90, // onStartupFinished: about 12 s after navigation on 2 cores
-  indexed: 240, // first start: graph build + prefill of the small repository with tiny-coder
+  indexed: 240, // first start: graph build + prefill of the small repository with coder-15m
   ghost: 45,
   palette: 15,
   notification: 30,

@@ -33,11 +33,11 @@ function parseSummary(text) {
 }
 
 /**
- * fp16 bytes per cached token of the model the checks run on (tiny-coder, set by run.sh as repokv.model.path): K
- * and V, per layer, per KV head, head_dim values of 2 bytes.
+ * fp16 bytes per cached token of the model the checks run on (the bundled default, coder-15m): K and V, per
+ * layer, per KV head, head_dim values of 2 bytes.
  */
 function fp16BytesPerToken() {
-  const cfgPath = path.join(__dirname, '..', '..', '..', 'models', 'tiny-coder', 'config.json');
+  const cfgPath = path.join(__dirname, '..', '..', '..', 'models', 'coder-15m', 'config.json');
   const c = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
   const headDim = c.head_dim || c.hidden_size / c.num_attention_heads;
   return 2 * c.num_hidden_layers * (c.num_key_value_heads || c.num_attention_heads) * headDim * 2;
