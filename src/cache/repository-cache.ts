@@ -7,13 +7,6 @@
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
 import type { GenerateOptions } from '../engine/generate';
-import { DEFAULT_INDENT_HANDLING, type IndentHandling, indentedCursor } from '../engine/indented-cursor';
-import {
-  DEFAULT_LINE_END_HANDLING,
-  type LineEndHandling,
-  lineEndConstraint,
-  promptsLeftToRight,
-} from '../engine/line-end-cursor';
 import type { Logger } from '../engine/providers';
 import type { ChatMessage } from '../engine/tokenizer';
 import {
@@ -28,7 +21,8 @@ import {
 } from '../syntax';
 import type { ContentChange } from '../syntax/types';
 import type { CacheConfig } from './cache-config';
-import { chatPrompt, fimPrompt, leftToRightPrompt, offsetOf } from './prompts';
+import { chatPrompt } from './prompts';
+import { type CompletionRequest, completionPrompt } from './completion-prompt';
 import { generateInContext } from './query-context';
 import { LocalPrefillReuse } from './local-reuse';
 import { CacheRuntime } from './runtime';
@@ -341,38 +335,16 @@ export class RepositoryCache {
     return selectSegments(candidates, localText, localPath, budget);
   }
 
-  async complete(
-    request: {
-      path: string;
-      text: string;
-      line: number;
-      character: number;
-      maxTokens: number;
-      useRepository?: boolean;
-      /** How a cursor after a line's indentation is prompted (an internal switch, to measure the choices). */
-      indent?: IndentHandling;
-      /** Whether the first token may end an unfinished cursor line (internal switch, to measure the choices). */
-      lineEnd?: LineEndHandling;
-    },
-    signal?: AbortSignal,
-  ): Promise<QueryResult> {
+  async complete(request: CompletionRequest, signal?: AbortSignal): Promise<QueryResult> {
     const started = performance.now();
-    const offset = offsetOf(request.text, request.line, request.character);
-    const before = request.text.slice(0, offset);
-    const cursor = indentedCursor(this.engine.tokenizer, before, request.indent ?? DEFAULT_INDENT_HANDLING);
-    const after = request.text.slice(offset);
-    const lineEnd = request.lineEnd ?? DEFAULT_LINE_END_HANDLING;
-    const prompt = promptsLeftToRight(before, after, lineEnd)
-      ? leftToRightPrompt(this.engine, request.path, before)
-      : fimPrompt(this.engine, request.path, cursor.prefix, after);
-    const context = request.useRepository === false ? [] : this.contextFor(request.path, before);
+    const query = completionPrompt(this.engine, request);
+    const context = request.useRepository === false ? [] : this.contextFor(request.path, query.before);
     const stopTokenIds = [...(this.engine.fim?.stopTokenIds ?? []), ...this.engine.stopTokenIds];
-    const result = await this.run(prompt, context, request.maxTokens + cursor.typedTokens, stopTokenIds, started, {
+    const result = await this.run(query.prompt, context, query.maxTokens, stopTokenIds, started, {
       signal,
-      // An indented cursor has nothing but blanks before it on its line, an unfinished line end has code: one applies.
-      constraint: cursor.constraint() ?? lineEndConstraint(this.engine.tokenizer, before, after, lineEnd),
+      constraint: query.constraint,
     });
-    return { ...result, text: cursor.answer(result.text) };
+    return { ...result, text: query.answer(result.text) };
   }
 
   async chat(
