@@ -6,18 +6,14 @@
  * that go through `RepositoryCache.complete` prompt alike.
  */
 import type { Engine } from '../engine/engine';
-import {
-  DEFAULT_INDENT_HANDLING,
-  type IndentHandling,
-  indentedCursor,
-  type LogitConstraint,
-} from '../engine/indented-cursor';
+import { DEFAULT_INDENT_HANDLING, type IndentHandling, indentedCursor } from '../engine/indented-cursor';
 import {
   DEFAULT_LINE_END_HANDLING,
   type LineEndHandling,
   lineEndConstraint,
   promptsLeftToRight,
 } from '../engine/line-end-cursor';
+import type { LogitConstraint } from '../engine/logit-constraint';
 import { fimPrompt, leftToRightPrompt, offsetOf } from './prompts';
 
 export interface CompletionRequest {

@@ -44,14 +44,20 @@ export function addCommonOptions(cmd: Command): Command {
     .option('-v, --verbose', 'log engine details on stderr');
 }
 
-function parseWeightBitsOption(value: string): WeightBits | 'auto' {
-  if (value === 'auto') return value;
-  try {
-    return parseWeightBits(value);
-  } catch (err) {
-    throw new CliError(`--weight-bits: ${(err as Error).message}`);
-  }
+/** A flag's value parser whose RangeError becomes a CliError naming the flag: one clear sentence, no stack. */
+function flagParser<T>(flag: string, parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new CliError(`${flag}: ${(err as Error).message}`);
+    }
+  };
 }
+
+const parseWeightBitsOption = flagParser('--weight-bits', (value): WeightBits | 'auto' =>
+  value === 'auto' ? value : parseWeightBits(value),
+);
 
 export function loadEngine(opts: CommonOptions): Promise<Engine> {
   return Engine.load({
@@ -65,21 +71,10 @@ export function loadEngine(opts: CommonOptions): Promise<Engine> {
 }
 
 /** `--indent off|backup|heal`: how a cursor after a line's indentation is prompted (measurement switch). */
-export function parseIndent(value: string): IndentHandling {
-  try {
-    return parseIndentHandling(value);
-  } catch (err) {
-    throw new CliError(`--indent: ${(err as Error).message}`);
-  }
-}
+export const parseIndent: (value: string) => IndentHandling = flagParser('--indent', parseIndentHandling);
 
-export function parseLineEnd(value: string): LineEndHandling {
-  try {
-    return parseLineEndHandling(value);
-  } catch (err) {
-    throw new CliError(`--line-end: ${(err as Error).message}`);
-  }
-}
+/** `--line-end ...`: how a cursor at the end of an unfinished line is prompted (measurement switch). */
+export const parseLineEnd: (value: string) => LineEndHandling = flagParser('--line-end', parseLineEndHandling);
 
 export const LINE_END_HELP = `first token at the end of an unfinished line: ${LINE_END_HANDLINGS.join(', ')} (default ${DEFAULT_LINE_END_HANDLING})`;
 

@@ -5,7 +5,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { DecoderSession } from './decoder-session';
-import type { LogitConstraint } from './indented-cursor';
+import type { LogitConstraint } from './logit-constraint';
 import { PlainKvCache } from './kv-cache';
 import { Sampler } from './sampling';
 

@@ -16,6 +16,7 @@
  * Only a cursor whose line holds nothing but spaces and tabs before it is touched: after code on the line the
  * prompt is left alone.
  */
+import { type LogitConstraint, maskDisallowed, tokenTexts } from './logit-constraint';
 import type { TextTokenizer } from './tokenizer';
 
 export const INDENT_HANDLINGS = ['off', 'backup', 'heal'] as const;
@@ -26,14 +27,6 @@ export const DEFAULT_INDENT_HANDLING: IndentHandling = 'heal';
 export function parseIndentHandling(value: string): IndentHandling {
   if ((INDENT_HANDLINGS as readonly string[]).includes(value)) return value as IndentHandling;
   throw new RangeError(`indent handling must be one of ${INDENT_HANDLINGS.join(', ')} (got "${value}")`);
-}
-
-/** Masks next-token logits while a generation must still produce a given text. */
-export interface LogitConstraint {
-  /** Sets the logits of disallowed tokens to -Infinity (in place). */
-  mask(logits: Float32Array): void;
-  /** Records the token chosen after `mask`. */
-  accept(id: number): void;
 }
 
 export interface IndentedCursor {
@@ -71,18 +64,6 @@ export function answerAfterIndent(generated: string, typed: string): string {
   return generated.slice(/^[ \t]*/.exec(generated)![0].length);
 }
 
-const tokenTextCache = new WeakMap<TextTokenizer, readonly string[]>();
-
-/** The decoded text of every vocabulary id (once per tokenizer; a few tens of ms for a 150k vocabulary). */
-export function tokenTexts(tokenizer: TextTokenizer): readonly string[] {
-  let texts = tokenTextCache.get(tokenizer);
-  if (!texts) {
-    texts = Array.from({ length: tokenizer.vocabSize }, (_, id) => tokenizer.decode([id]));
-    tokenTextCache.set(tokenizer, texts);
-  }
-  return texts;
-}
-
 /**
  * Token healing's constraint: until `text` is produced, a token is allowed when its text is a shorter prefix of what
  * remains (11 of 12 spaces) or starts with all of it and goes on (` return` after 11 spaces, or a deeper run). A
@@ -113,13 +94,7 @@ export class ForcedTextConstraint implements LogitConstraint {
       if (t === undefined || t === '' || t.length === this.remaining.length) return false;
       return t.length < this.remaining.length ? this.remaining.startsWith(t) : t.startsWith(this.remaining);
     };
-    let any = false;
-    for (let id = 0; id < logits.length && !any; id++) any = allowed(id);
-    if (!any) {
-      this.remaining = '';
-      return;
-    }
-    for (let id = 0; id < logits.length; id++) if (!allowed(id)) logits[id] = Number.NEGATIVE_INFINITY;
+    if (!maskDisallowed(logits, allowed)) this.remaining = '';
   }
 
   accept(id: number): void {

@@ -20,7 +20,7 @@
  * before a line-broken brace); there the suggestion is the next line, which the infill prompt gives (the
  * `-always` variants apply their remedy there too, to measure it).
  */
-import { type LogitConstraint, tokenTexts } from './indented-cursor';
+import { type LogitConstraint, maskDisallowed, tokenTexts } from './logit-constraint';
 import type { TextTokenizer } from './tokenizer';
 
 /** See above; `-always` variants ignore the last-character exception; `off` is the old behaviour (infill everywhere). */
@@ -84,11 +84,7 @@ export class ContinueLineConstraint implements LogitConstraint {
   }
 
   mask(logits: Float32Array): void {
-    if (!this.first) return;
-    let any = false;
-    for (let id = 0; id < logits.length && !any; id++) any = this.allowed(id);
-    if (!any) return;
-    for (let id = 0; id < logits.length; id++) if (!this.allowed(id)) logits[id] = Number.NEGATIVE_INFINITY;
+    if (this.first) maskDisallowed(logits, (id) => this.allowed(id));
   }
 
   accept(): void {

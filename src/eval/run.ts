@@ -204,18 +204,14 @@ export async function evalRun(engine: Engine, tasksFile: string, opts: EvalRunOp
             if (overlaps && best !== id) allIdentifierRight = 0;
           });
           const line = lines.get(name)!;
-          predictions.push({
-            id: task.id,
-            config: name,
-            line,
-            exact: exactMatch(line, task.groundTruth),
-            edit: editSimilarity(line, task.groundTruth),
-          });
+          const exact = exactMatch(line, task.groundTruth);
+          const edit = editSimilarity(line, task.groundTruth);
+          predictions.push({ id: task.id, config: name, line, exact, edit });
           results.get(name)!.push({
             nll: mean(nllFromLogits(logits, vocab, targetIds)),
             kl: mean(klDivergence(full, logits, vocab, targetIds.length)),
-            exact: predictions.at(-1)!.exact,
-            edit: predictions.at(-1)!.edit,
+            exact,
+            edit,
             identifier: idStart >= 0 ? allIdentifierRight : 0,
           });
         }

@@ -10,8 +10,8 @@ import {
   indentedCursor,
   parseIndentHandling,
   splitTypedIndent,
-  tokenTexts,
 } from '../../src/engine/indented-cursor';
+import { tokenTexts } from '../../src/engine/logit-constraint';
 import { argmax, seededRandom } from '../../src/engine/sampling';
 import { TextTokenizer } from '../../src/engine/tokenizer';
 import { TINY_MODEL } from '../helpers/paths';

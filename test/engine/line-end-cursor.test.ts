@@ -4,7 +4,7 @@
  * the line, nor be blank only, nor be a special token, whatever the model prefers; later tokens are free.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tokenTexts } from '../../src/engine/indented-cursor';
+import { tokenTexts } from '../../src/engine/logit-constraint';
 import {
   ContinueLineConstraint,
   isLineEnd,
