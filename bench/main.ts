@@ -4,6 +4,7 @@
  */
 import '../src/engine/float16-workaround';
 import { Command, Option } from 'commander';
+import { OPERATOR_SETS, type OperatorSet } from '../kernels/decoder-ops';
 import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
@@ -29,12 +30,19 @@ interface EngineBenchOptions {
   chunk: string;
   weightBits: string;
   accuracyLevel: string;
+  operators?: string;
   threads?: string;
   provider: string;
   json?: boolean;
 }
 
 const weightBitsList = (list: string): WeightBits[] => list.split(',').map((b) => parseWeightBits(b.trim()));
+const operatorSetList = (list: string): OperatorSet[] =>
+  list.split(',').map((o) => {
+    const set = o.trim() as OperatorSet;
+    if (!OPERATOR_SETS.includes(set)) throw new Error(`--operators: expected onnx or contrib, got ${o}`);
+    return set;
+  });
 
 program
   .command('engine')
@@ -45,6 +53,7 @@ program
   .option('--chunk <n>', 'prefill chunk', '512')
   .option('--weight-bits <list>', 'weight precisions to compare (32 = exact; 8, 4 = MatMulNBits)', '32')
   .option('--accuracy-level <list>', 'MatMulNBits accuracy_level(s) for quantized weights (0 = float, 4 = int8)', '4')
+  .option('--operators <list>', 'operator sets to compare (onnx, contrib; default: the engine chooses)')
   .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
   .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
   .option('--json', 'print raw JSON')
@@ -52,15 +61,19 @@ program
     const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
     const levels = opts.accuracyLevel.split(',').map((l) => (Number(l) === 0 ? 0 : 4) as 0 | 4);
-    const variants = weightBitsList(opts.weightBits).flatMap((weightBits): WeightVariant[] =>
-      weightBits === 32 ? [{ weightBits }] : levels.map((accuracyLevel) => ({ weightBits, accuracyLevel })),
-    );
+    const operatorSets = opts.operators ? operatorSetList(opts.operators) : [undefined];
+    const variants = weightBitsList(opts.weightBits)
+      .flatMap((weightBits): WeightVariant[] =>
+        weightBits === 32 ? [{ weightBits }] : levels.map((accuracyLevel) => ({ weightBits, accuracyLevel })),
+      )
+      .flatMap((v) => operatorSets.map((operators) => (operators ? { ...v, operators } : v)));
     const load = (v: WeightVariant) =>
       Engine.load({
         modelDir: opts.model,
         provider: opts.provider as 'cpu' | 'webgpu' | 'cuda',
         weightBits: v.weightBits,
         weightAccuracyLevel: v.accuracyLevel,
+        operators: v.operators,
         threads: opts.threads ? Number(opts.threads) : undefined,
       });
     const rows = await measureWeightVariants(variants, load, probe, contexts, Number(opts.runs), Number(opts.chunk));
@@ -71,12 +84,12 @@ program
     }
     console.log(`runs: ${opts.runs} per row (medians); prefill chunk ${opts.chunk}; MatMul probe ${probe.n}³ fp32\n`);
     console.log(
-      '| weight bits | accuracy level | context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul | decode vs exact |',
+      '| weight bits | accuracy level | operators | context | prefill tok/s | prefill GFLOP/s | MatMul GFLOP/s | prefill ÷ MatMul | decode tok/s | decode ÷ MatMul | decode vs exact |',
     );
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       console.log(
-        `| ${r.weightBits} | ${r.accuracyLevel ?? '–'} | ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ` +
+        `| ${r.weightBits} | ${r.accuracyLevel ?? '–'} | ${r.operators} | ${r.contextTokens} | ${fmt(r.prefillTokensPerSec, 0)} | ${fmt(r.prefillGflops)} | ` +
           `${fmt(r.matmulGflops)} | ${fmt(100 * r.prefillVsMatMul)} % | ${fmt(r.decodeTokensPerSec, 1)} | ` +
           `${fmt(100 * r.decodeVsMatMul, 2)} % | ${r.decodeSpeedupVsExact ? fmt(r.decodeSpeedupVsExact, 2) + 'x' : '–'} |`,
       );

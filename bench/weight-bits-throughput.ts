@@ -2,8 +2,11 @@
  * `bench engine --weight-bits 32,4`: throughput of several weight precisions of one checkpoint, interleaved run by
  * run (all engines loaded first, then run r measures each in turn) so that a machine whose load drifts during the
  * benchmark affects every precision alike. Each row is the median over runs; `decodeSpeedupVsExact` is the median of
- * the per-run ratios to the exact weights' decode tokens/s measured in the same run.
+ * the per-run ratios to the exact weights' decode tokens/s measured in the same run. With `--operators onnx,contrib`
+ * each weight variant runs with both operator sets, and `prefillVsOnnx` / `decodeVsOnnx` are the medians of the
+ * per-run ratios of the contrib rows to the onnx rows of the same weights.
  */
+import type { OperatorSet } from '../kernels/decoder-ops';
 import type { WeightBits } from '../kernels/weight-quant';
 import type { Engine } from '../src/engine/engine';
 import { measureEngineThroughput, type ThroughputRow } from './engine-throughput';
@@ -14,10 +17,18 @@ export interface WeightVariant {
   weightBits: WeightBits;
   /** MatMulNBits accuracy level; absent for exact weights. */
   accuracyLevel?: 0 | 4;
+  /** Forced operator set; absent: the engine's rule (src/engine/graph-operators.ts). */
+  operators?: OperatorSet;
 }
 
 export type WeightBitsRow = ThroughputRow &
-  WeightVariant & { provider: string; runs: number; decodeSpeedupVsExact?: number };
+  WeightVariant & {
+    provider: string;
+    runs: number;
+    decodeSpeedupVsExact?: number;
+    prefillVsOnnx?: number;
+    decodeVsOnnx?: number;
+  };
 
 export async function measureWeightVariants(
   variants: WeightVariant[],
@@ -37,14 +48,21 @@ export async function measureWeightVariants(
       for (const engine of engines) rows.push(await measureEngineThroughput(engine, probe, contexts, 1, 16, chunk));
       perRun.push(rows);
     }
-    const exact = variants.findIndex((v) => v.weightBits === 32);
+    const operatorsOf = (vi: number) => engines[vi]!.session.variant.operators ?? 'onnx';
+    const exact = variants.findIndex((v, vi) => v.weightBits === 32 && operatorsOf(vi) === 'onnx');
     const out: WeightBitsRow[] = [];
     variants.forEach((v, vi) => {
+      const sameWeights = (wi: number) =>
+        variants[wi]!.weightBits === v.weightBits && variants[wi]!.accuracyLevel === v.accuracyLevel;
+      const onnx = variants.findIndex((_, wi) => sameWeights(wi) && operatorsOf(wi) === 'onnx');
       contexts.forEach((_, ci) => {
         const runsOf = perRun.map((r) => r[vi]![ci]!);
         const med = (f: (r: ThroughputRow) => number) => median(runsOf.map(f));
+        const vsOnnx = (f: (r: ThroughputRow) => number) =>
+          median(perRun.map((r) => f(r[vi]![ci]!) / f(r[onnx]![ci]!)));
         out.push({
           ...v,
+          operators: operatorsOf(vi),
           provider: engines[vi]!.session.provider,
           runs,
           contextTokens: runsOf[0]!.contextTokens,
@@ -61,6 +79,9 @@ export async function measureWeightVariants(
                   perRun.map((r) => r[vi]![ci]!.decodeTokensPerSec / r[exact]![ci]!.decodeTokensPerSec),
                 ),
               }
+            : {}),
+          ...(onnx >= 0 && onnx !== vi
+            ? { prefillVsOnnx: vsOnnx((r) => r.prefillTokensPerSec), decodeVsOnnx: vsOnnx((r) => r.decodeTokensPerSec) }
             : {}),
         });
       });

@@ -20,7 +20,8 @@ import { type CompressedBlock, dequantizedBlockAttention, groupedQueryAttention 
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
 import { checkFusedLayout, type FusedLayout, fusedBlockAttention, fusedBlockInputs } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
-import { applyRotary, rmsNorm, rotaryAt, rotaryTables, swiGlu } from './layers';
+import { decoderOps, type OperatorSet } from './decoder-ops';
+import { swiGlu } from './layers';
 import { TensorDataType } from './onnx-proto';
 import { projection, type WeightFormat } from './quantized-linear';
 
@@ -54,6 +55,11 @@ export interface DecoderGraphOptions {
    * float32 either way: it reads T rows per step, so quantizing it saves memory but no time.
    */
   weights?: WeightFormat;
+  /**
+   * Norms and rotary as plain ONNX operators (absent or 'onnx': the exact reference graph) or as onnxruntime's
+   * fused contrib operators ('contrib'; kernels/decoder-ops.ts). The rest of the graph is the same either way.
+   */
+  operators?: OperatorSet;
 }
 
 /** What the builder needs from a checkpoint: which tensors exist and their float32 data. */
@@ -83,7 +89,7 @@ export function buildDecoderGraph(
   weights: WeightReader,
   options: DecoderGraphOptions,
 ): GraphBuilder {
-  const { hiddenSize, numHeads: H, numKvHeads: KV, headDim: d, intermediateSize, rmsNormEps: eps } = config;
+  const { hiddenSize, numHeads: H, numKvHeads: KV, headDim: d, intermediateSize } = config;
   const G = H / KV;
   const g = new GraphBuilder('repokv-decoder');
   const param = (name: string, dims: number[]) => g.weight({ name, dims, read: () => weights.read(name) });
@@ -107,9 +113,11 @@ export function buildDecoderGraph(
     options.compressed || options.fused ? g.input('ape_inverse_temperature', FLOAT, [1]) : undefined;
 
   const embed = param('model.embed_tokens.weight', [config.vocabSize, hiddenSize]);
-  let x = g.op('Gather', [embed, inputIds], { axis: 0 }); // [T, hidden]
-  if (options.exposeHiddenStates) g.output('hidden.0', x, FLOAT, ['T', hiddenSize]);
-  const rope = rotaryTables(g, positionIds, d, config.ropeTheta);
+  const ops = decoderOps(g, options.operators ?? 'onnx', positionIds, config);
+  // The residual stream is carried as residual + delta: the add happens inside the next norm (one fused node in
+  // the contrib operator set), so the stream after layer i is materialized at layer i + 1's input norm.
+  let residual = g.op('Gather', [embed, inputIds], { axis: 0 }); // [T, hidden]
+  let delta: string | undefined;
 
   /** The repository block of layer i, dequantized in-graph from its stored form. */
   const compressedBlock = (i: number): CompressedBlock | undefined => {
@@ -128,7 +136,7 @@ export function buildDecoderGraph(
     let keys = dequantizeKeys(g, stored('key', keyBits, [KV, `Gc${i}`, d]), keyBits, KV, d, c.keyGroup);
     if (c.rotateKeys) {
       const slotPositions = g.input(`compressed_key_position.${i}`, INT64, [KV, `Sc${i}`]);
-      keys = applyRotary(g, keys, rotaryAt(g, slotPositions, d, config.ropeTheta), d);
+      keys = ops.rotateAt(keys, slotPositions);
     }
     return {
       keys,
@@ -148,8 +156,9 @@ export function buildDecoderGraph(
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
     currentFormat = layerFormat(i);
-    x = g.within(p, () => {
-      const h = rmsNorm(g, x, param(`${p}.input_layernorm.weight`, [hiddenSize]), eps);
+    [residual, delta] = g.within(p, (): [string, string] => {
+      const { normed: h, sum: x } = ops.addNorm(residual, delta, param(`${p}.input_layernorm.weight`, [hiddenSize]));
+      if (options.exposeHiddenStates) g.output(`hidden.${i}`, x, FLOAT, ['T', hiddenSize]);
       const projNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`);
       const qkvRows = (H + 2 * KV) * d;
       const qkvBias = weights.has(`${projNames[0]}.bias`)
@@ -167,10 +176,10 @@ export function buildDecoderGraph(
       const [qFlat, kFlat, vFlat] = g.opN('Split', [qkvWeight.apply(h, qkvBias), g.ints([H * d, KV * d, KV * d])], 3, {
         axis: 1,
       });
-      const q = applyRotary(g, g.op('Reshape', [qFlat!, g.ints([0, H, d])]), rope, d); // [T, H, d]
-      const kBeforeRotary = g.op('Reshape', [kFlat!, g.ints([0, KV, d])]);
-      if (options.scoringWindow) g.output(`prerope_key.${i}`, kBeforeRotary, FLOAT, ['T', KV, d]);
-      const k = applyRotary(g, kBeforeRotary, rope, d); // [T, KV, d]
+      const q = ops.rotateChunk(qFlat!, H); // [T, H, d]
+      if (options.scoringWindow)
+        g.output(`prerope_key.${i}`, g.op('Reshape', [kFlat!, g.ints([0, KV, d])]), FLOAT, ['T', KV, d]);
+      const k = ops.rotateChunk(kFlat!, KV); // [T, KV, d]
       const v = g.op('Reshape', [vFlat!, g.ints([0, KV, d])]);
       g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
       g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
@@ -187,11 +196,12 @@ export function buildDecoderGraph(
       const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, block);
       const oWeight = proj(`${p}.self_attn.o_proj.weight`, [`${p}.self_attn.o_proj.weight`], [hiddenSize, H * d]);
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
-      const afterAttn = g.op('Add', [x, oWeight.apply(attn.output, oBias)]);
+      const attnOut = oWeight.apply(attn.output, oBias);
       if (options.scoringWindow)
         scorerOutputs(g, i, attn.probs, v, oWeight.floatWeight(), options.scoringWindow, { KV, G, d, hiddenSize });
+      const post = param(`${p}.post_attention_layernorm.weight`, [hiddenSize]);
+      const { normed: h2, sum: afterAttn } = ops.addNorm(x, attnOut, post);
 
-      const h2 = rmsNorm(g, afterAttn, param(`${p}.post_attention_layernorm.weight`, [hiddenSize]), eps);
       const mlp = ['gate_proj', 'up_proj'].map((n) => `${p}.mlp.${n}`);
       const gateUp = {
         weight: proj(
@@ -211,13 +221,20 @@ export function buildDecoderGraph(
         weight: proj(`${p}.mlp.down_proj.weight`, [`${p}.mlp.down_proj.weight`], [hiddenSize, intermediateSize]),
         bias: optionalParam(`${p}.mlp.down_proj.bias`, [hiddenSize]),
       };
-      return g.op('Add', [afterAttn, swiGlu(g, h2, gateUp, down, intermediateSize)]);
+      return [afterAttn, swiGlu(g, h2, gateUp, down, intermediateSize)];
     });
-    if (options.exposeHiddenStates) g.output(`hidden.${i + 1}`, x, FLOAT, ['T', hiddenSize]);
   }
 
-  const last = g.op('Gather', [x, logitIndex], { axis: 0 }); // [N, hidden]
-  const normed = rmsNorm(g, last, param('model.norm.weight', [hiddenSize]), eps);
+  // Only the N rows that want logits are normed (and, with contrib operators, added).
+  const final = ops.gatherNorm(
+    residual,
+    delta!,
+    logitIndex,
+    param('model.norm.weight', [hiddenSize]),
+    options.exposeHiddenStates,
+  );
+  if (final.sum) g.output(`hidden.${config.numLayers}`, final.sum, FLOAT, ['T', hiddenSize]);
+  const normed = final.normed;
   const headFormat = { ...format, bits: format.headBits ?? format.bits };
   const headName = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   // A tied head at 32 bits is the embedding initializer itself (one copy); quantized, it is a second, smaller one.

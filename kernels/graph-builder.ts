@@ -127,17 +127,21 @@ export class GraphBuilder {
     return this.opN(opType, inputs, 1, attrs, domain)[0]!;
   }
 
-  /** Adds one node with `outputs` outputs. An empty input name marks an omitted optional input. */
+  /**
+   * Adds one node with `outputs` outputs. An empty input name marks an omitted optional input; `outputs` as a list
+   * of flags omits the outputs flagged false (their names are empty, so the kernel does not compute them).
+   */
   opN(
     opType: string,
     inputs: string[],
-    outputs: number,
+    outputs: number | readonly boolean[],
     attrs: Record<string, AttrValue> = {},
     domain?: string,
   ): string[] {
     const id = this.counter++;
     const base = `${this.scope ? this.scope + '/' : ''}${opType}_${id}`;
-    const outs = Array.from({ length: outputs }, (_, i) => (outputs === 1 ? base : `${base}:${i}`));
+    const wanted = typeof outputs === 'number' ? Array<boolean>(outputs).fill(true) : outputs;
+    const outs = wanted.map((w, i) => (!w ? '' : wanted.length === 1 ? base : `${base}:${i}`));
     this.nodes.push({
       name: base,
       opType,

@@ -44,13 +44,18 @@ export function rotaryAt(
   headDim: number,
   theta: number,
 ): { cos: string; sin: string } {
+  const freqs = rotaryAngles(g, positions, headDim, theta); // [..., d/2]
+  const emb = g.op('Concat', [freqs, freqs], { axis: -1 }); // [..., d]
+  return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
+}
+
+/** The angles position · inv_freq [..., headDim/2] in float32, one per rotated pair. */
+export function rotaryAngles(g: GraphBuilder, positions: string, headDim: number, theta: number): string {
   const half = headDim / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / headDim);
   const pos = g.op('Unsqueeze', [g.op('Cast', [positions], { to: TensorDataType.FLOAT }), g.ints([-1])]);
-  const freqs = g.op('Mul', [pos, g.constant(invFreq, TensorDataType.FLOAT, [half])]); // [..., d/2]
-  const emb = g.op('Concat', [freqs, freqs], { axis: -1 }); // [..., d]
-  return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
+  return g.op('Mul', [pos, g.constant(invFreq, TensorDataType.FLOAT, [half])]);
 }
 
 /** Tables [T, 1, headDim] for a chunk's positions [T], broadcasting over heads. */

@@ -7,12 +7,14 @@ import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
+import type { OperatorSet } from '../../kernels/decoder-ops';
 import type { WeightFormat } from '../../kernels/quantized-linear';
 import type { WeightBits } from '../../kernels/weight-quant';
 import type { GraphVariant } from './graph-cache';
 import { bundledModelDir, defaultCacheDir } from './paths';
 import type { Logger, ProviderPreference } from './providers';
 import { TextTokenizer } from './tokenizer';
+import { chooseOperators, type GraphProvider, type OperatorPreference, operatorFields } from './graph-operators';
 import { weightFormat } from './weight-bits';
 
 export interface EngineOptions {
@@ -29,6 +31,8 @@ export interface EngineOptions {
   weightBits?: WeightBits | 'auto';
   /** MatMulNBits accuracy level for quantized weights (benchmarks compare them). */
   weightAccuracyLevel?: 0 | 4;
+  /** Plain or contrib operators; 'auto' or absent: by weights and provider (src/engine/graph-operators.ts). */
+  operators?: OperatorPreference;
 }
 
 export class Engine {
@@ -47,26 +51,44 @@ export class Engine {
     const tokenizer = TextTokenizer.fromDir(checkpoint.dir);
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     const weights = weightFormat(checkpoint.config, options.weightBits, options.weightAccuracyLevel);
-    const variant = { ...(options.variant ?? { exposeHiddenStates: false }), ...(weights ? { weights } : {}) };
+    const requested = options.operators ?? options.variant?.operators ?? 'auto';
+    // `operators` comes from the choice below only, so a plain graph never carries it (its key stays the same).
+    const base = {
+      ...(options.variant ?? { exposeHiddenStates: false }),
+      ...(weights ? { weights } : {}),
+      operators: undefined,
+    };
+    const operators = (provider: GraphProvider) =>
+      operatorFields(requested === 'auto' ? chooseOperators(weights, provider) : requested);
     options.log?.(`weights: ${weights ? `${weights.bits}-bit MatMulNBits blocks` : 'exact (checkpoint, fp32)'}`);
-    const session = await DecoderSession.create(checkpoint, {
-      provider: options.provider ?? 'auto',
-      cacheDir,
-      variant,
-      log: options.log,
-      warn: options.warn,
-      threads: options.threads,
-    });
+    const open = (provider: GraphProvider) =>
+      DecoderSession.create(checkpoint, {
+        provider,
+        cacheDir,
+        variant: { ...base, ...operators(provider) },
+        log: options.log,
+        warn: options.warn,
+        threads: options.threads,
+      });
+    let session = await open(options.provider ?? 'auto');
+    const chosen = session.provider as GraphProvider;
+    if ((session.variant.operators ?? 'onnx') !== (operators(chosen).operators ?? 'onnx')) {
+      // 'auto' landed on a GPU with a graph chosen for the CPU: reopen with the graph that provider should run.
+      options.log?.(`reopening with the ${chosen} graph`);
+      await session.release();
+      session = await open(chosen);
+    }
+    options.log?.(`graph operators: ${session.variant.operators ?? 'onnx'}`);
     return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
   }
 
   /**
-   * The weight format every graph of this engine must use (scoring, compressed and fused cache graphs too), so
-   * that they all compute with the same weights: spread into each variant. Absent = exact weights.
+   * The weight format and operator set every graph of this engine must use (scoring, compressed and fused cache
+   * graphs too), so that they all compute alike: spread into each variant. Absent = exact weights, plain operators.
    */
-  get weights(): { weights?: WeightFormat } {
-    const w = this.session.variant.weights;
-    return w ? { weights: w } : {};
+  get weights(): { weights?: WeightFormat; operators?: OperatorSet } {
+    const { weights: w, operators } = this.session.variant;
+    return { ...(w ? { weights: w } : {}), ...(operators ? { operators } : {}) };
   }
 
   get config() {
