@@ -1,8 +1,9 @@
 /**
  * `bench engine --weight-bits 32,4`: throughput of several weight precisions of one checkpoint, interleaved run by
- * run (all engines loaded first, then run r measures each in turn) so that a machine whose load drifts during the
- * benchmark affects every precision alike. Each row is the median over runs; `decodeSpeedupVsExact` is the median of
- * the per-run ratios to the exact weights' decode tokens/s measured in the same run. With `--operators onnx,contrib`
+ * run (all engines loaded first, then run r measures each in turn, odd runs in reverse order) so that a machine
+ * whose load drifts during the benchmark affects every precision alike. Each row is the median over runs;
+ * `decodeSpeedupVsExact` is the median of the per-run ratios to the exact weights' decode tokens/s measured in the
+ * same run. With `--operators onnx,contrib`
  * each weight variant runs with both operator sets, and `prefillVsOnnx` / `decodeVsOnnx` are the medians of the
  * per-run ratios of the contrib rows to the onnx rows of the same weights.
  */
@@ -45,7 +46,9 @@ export async function measureWeightVariants(
     const perRun: ThroughputRow[][][] = [];
     for (let run = 0; run < runs; run++) {
       const rows: ThroughputRow[][] = [];
-      for (const engine of engines) rows.push(await measureEngineThroughput(engine, probe, contexts, 1, 16, chunk));
+      // Odd runs go through the variants backwards, so that none is always measured first (or after another).
+      const order = engines.map((_, i) => (run % 2 ? engines.length - 1 - i : i));
+      for (const vi of order) rows[vi] = await measureEngineThroughput(engines[vi]!, probe, contexts, 1, 16, chunk);
       perRun.push(rows);
     }
     const operatorsOf = (vi: number) => engines[vi]!.session.variant.operators ?? 'onnx';
