@@ -118,6 +118,7 @@ program
   .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
   .option('--weight-bits <bits>', 'quantized weight bits (4 or 8)', '4')
   .option('--accuracy-level <n>', 'MatMulNBits accuracy_level (0 = float, 4 = int8)', '4')
+  .option('--operators <set>', "the quantized graph's operators (onnx or contrib; default: the engine chooses)")
   .option('--repo <dir>', "repository whose files are scored (default: this project's src/)", 'src')
   .option('--prefix-tokens <n>', 'tokens before the target', '768')
   .option('--target-tokens <n>', 'tokens scored per file', '256')
@@ -128,6 +129,7 @@ program
       model?: string;
       weightBits: string;
       accuracyLevel: string;
+      operators?: string;
       repo: string;
       prefixTokens: string;
       targetTokens: string;
@@ -141,6 +143,7 @@ program
         provider: 'cpu',
         weightBits,
         weightAccuracyLevel: Number(opts.accuracyLevel) === 0 ? 0 : 4,
+        operators: opts.operators ? operatorSetList(opts.operators)[0] : undefined,
       });
       const r = await benchWeightQuality(exact, quantized, weightBits, opts.repo, {
         prefixTokens: Number(opts.prefixTokens),
@@ -151,7 +154,8 @@ program
       await exact.dispose();
       await quantized.dispose();
       if (opts.json) {
-        console.log(JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel) }));
+        const operators = quantized.session.variant.operators ?? 'onnx';
+        console.log(JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel), operators }));
         return;
       }
       console.log('| weight bits | files | tokens | KL (nats) | NLL exact | NLL quantized |');
