@@ -1,7 +1,8 @@
 /**
  * The Qwen2/Llama decoder as one ONNX graph, read top to bottom like the forward pass it is:
  * embed → per layer [norm → qkv → rotary → attention over past (+ repository block) + chunk → o_proj → residual →
- * norm → SwiGLU → residual] → pick the positions that need logits → final norm → LM head.
+ * norm → SwiGLU → residual] → pick the positions that need logits → final norm → LM head. Norms, residual adds and
+ * rotary come from kernels/decoder-ops.ts, as plain ONNX operators (the exact reference) or onnxruntime's contrib ones.
  *
  * Inputs (T = chunk length, P = past length, N = positions wanting logits):
  *   input_ids int64 [T], position_ids int64 [T], attention_bias float [T, P+T], logit_index int64 [N],

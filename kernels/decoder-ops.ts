@@ -105,11 +105,7 @@ function contribOps(g: GraphBuilder, positionIds: string, s: DecoderOpsShape): D
       delta
         ? skipNorm(residual, delta, weight)
         : {
-            normed: g.opN('SimplifiedLayerNormalization', [residual, weight], [true, false], {
-              axis: -1,
-              epsilon,
-              stash_type: 1,
-            })[0]!,
+            normed: g.op('SimplifiedLayerNormalization', [residual, weight], { axis: -1, epsilon, stash_type: 1 }),
             sum: residual,
           },
     gatherNorm: (residual, delta, index, weight, wantSum) => {
