@@ -13,6 +13,7 @@ import { registerGraphCheckCommand } from './graph-check';
 import { registerLineEndCommand } from './line-end';
 import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
 import { makeCheckpoint } from './make-checkpoint';
+import { benchOperatorSets } from './operator-sets';
 import { registerFrontierCommands } from './frontier';
 import { MatMulProbe } from './matmul-throughput';
 import { pairedNll } from './paired-nll';
@@ -95,6 +96,48 @@ program
       );
     }
   });
+
+program
+  .command('operators')
+  .description('one decode step and one prefill chunk through the onnx and the contrib graph, timed in pairs')
+  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .option('--weight-bits <bits>', 'weights of both graphs (32 = exact; 8, 4 = MatMulNBits)', '4')
+  .option('--context <n>', 'past + step tokens', '1024')
+  .option('--chunk <n>', 'prefill chunk', '512')
+  .option('--pairs <n>', 'timed pairs per step (medians reported)', '101')
+  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
+  .option('--json', 'print raw JSON')
+  .action(
+    async (opts: {
+      model?: string;
+      weightBits: string;
+      context: string;
+      chunk: string;
+      pairs: string;
+      threads?: string;
+      json?: boolean;
+    }) => {
+      const rows = await benchOperatorSets({
+        modelDir: opts.model,
+        weightBits: parseWeightBits(opts.weightBits),
+        context: Number(opts.context),
+        chunk: Number(opts.chunk),
+        pairs: Number(opts.pairs),
+        threads: opts.threads ? Number(opts.threads) : undefined,
+      });
+      if (opts.json) {
+        console.log(JSON.stringify({ weightBits: Number(opts.weightBits), rows }));
+        return;
+      }
+      console.log('| step | tokens | past | onnx ms | contrib ms | contrib speedup (median of pairs) |');
+      console.log('|---|---:|---:|---:|---:|---:|');
+      for (const r of rows) {
+        console.log(
+          `| ${r.step} | ${r.tokens} | ${r.pastTokens} | ${fmt(r.onnxMs, 2)} | ${fmt(r.contribMs, 2)} | ${fmt(r.contribSpeedup, 3)}× |`,
+        );
+      }
+    },
+  );
 
 program
   .command('make-checkpoint')
