@@ -33,7 +33,7 @@ export interface WeightQualityResult {
 /** Logits [target, vocab] of `ids[prefix .. prefix+target)`'s predictions: the rows at positions prefix-1 .. end-2. */
 async function targetLogits(engine: Engine, ids: number[], prefix: number, chunk = 256): Promise<Float32Array> {
   const c = engine.config;
-  const cache = new PlainKvCache(c.numLayers, c.numKvHeads * c.headDim, ids.length);
+  const cache = new PlainKvCache(c.numLayers, c.numKvHeads, c.headDim, ids.length);
   const rows: Float32Array[] = [];
   for (let start = 0; start < ids.length - 1; start += chunk) {
     const end = Math.min(ids.length - 1, start + chunk);

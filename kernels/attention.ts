@@ -15,17 +15,15 @@ export interface AttentionShape {
   headDim: number;
 }
 
-/** Full-precision past keys and values of one layer, token-major [P, kvHeads, headDim]. */
+/**
+ * Full-precision past keys and values of one layer, head-major [KV, P, d] as src/engine/kv-cache.ts keeps them
+ * (P may include padding slots, which the attention bias masks).
+ */
 export interface PastKv {
   keys: string;
   values: string;
 }
 
-/**
- * The repository block of one layer, dequantized, head-major [KV, Sc, d] with every head padded to the same Sc,
- * its additive bias [KV, Sc] (-inf on padding; APE's log-scale on real slots) and APE's inverse temperature
- * (a [1] tensor) applied to its scores.
- */
 export interface CompressedBlock {
   keys: string;
   values: string;
@@ -58,9 +56,14 @@ export function dequantizedBlockAttention(g: GraphBuilder, block: CompressedBloc
 }
 
 /**
- * q [T, H, d] (rotary applied), k/v [T, KV, d] of the chunk, past [P, KV, d], bias [T, P+T] additive
+ * q [T, H, d] (rotary applied), k/v [T, KV, d] of the chunk, past [KV, P, d], bias [T, P+T] additive
  * (0 or -inf: causal within the chunk, and whatever the caller's layout allows over the past).
- * Returns the attention output [T, H·d] and the probabilities over past + chunk [KV, G, T, P+T].
+ * Returns the attention output [T, H·d] and, built only when asked for, the probabilities over past + chunk
+ * [KV, G, T, P+T].
+ *
+ * The past, the chunk and the repository block are each multiplied where they lie and only the score rows are
+ * joined for the one softmax: concatenating the past with the chunk (or transposing it) would copy the whole past
+ * on every decode step, which costs about as much as the 4-bit weights of a 0.5B model read per token.
  */
 export function groupedQueryAttention(
   g: GraphBuilder,
@@ -71,34 +74,47 @@ export function groupedQueryAttention(
   past: PastKv,
   bias: string,
   block?: BlockAttention,
-): { output: string; probs: string } {
+): { output: string; probs: () => string } {
   const { numHeads: H, numKvHeads: KV, headDim: d } = shape;
   const G = H / KV;
   // Query head h reads kv head ⌊h / G⌋ (Hugging Face's repeat_kv), so view queries as [KV, G, T, d] and let
   // MatMul broadcast each kv head over its G query heads instead of copying keys G times.
   const scaled = g.op('Mul', [q, g.scalar(1 / Math.sqrt(d))]);
   const queries = g.op('Transpose', [g.op('Reshape', [scaled, g.ints([0, KV, G, d])])], { perm: [1, 2, 0, 3] });
-  const allKeys = g.op('Concat', [past.keys, k], { axis: 0 }); // [S, KV, d]
-  const allValues = g.op('Concat', [past.values, v], { axis: 0 });
-  const keysT = g.op('Unsqueeze', [g.op('Transpose', [allKeys], { perm: [1, 2, 0] }), g.ints([1])]); // [KV, 1, d, S]
-  const vals = g.op('Unsqueeze', [g.op('Transpose', [allValues], { perm: [1, 0, 2] }), g.ints([1])]); // [KV, 1, S, d]
-  const scores = g.op('Add', [g.op('MatMul', [queries, keysT]), bias]); // [KV, G, T, S]
-  if (!block) {
-    const probs = g.op('Softmax', [scores], { axis: -1 });
-    return { output: mergeHeads(g, g.op('MatMul', [probs, vals])), probs };
+  // A Transpose of the last two axes straight into MatMul is what onnxruntime's CPU optimizer folds into one
+  // FusedMatMul (transB): the past keys are read in place. GPU providers run it as a cheap device transpose.
+  const pastKeysT = g.op('Transpose', [g.op('Unsqueeze', [past.keys, g.ints([1])])], { perm: [0, 1, 3, 2] });
+  const pastScores = g.op('MatMul', [queries, pastKeysT]); // [KV, G, T, P]
+  const chunkKeysT = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [1, 2, 0] }), g.ints([1])]); // [KV, 1, d, T]
+  const chunkValues = g.op('Unsqueeze', [g.op('Transpose', [v], { perm: [1, 0, 2] }), g.ints([1])]); // [KV,1,T,d]
+  const chunkScores = g.op('MatMul', [queries, chunkKeysT]); // [KV, G, T, T]
+  const scores = g.op('Add', [g.op('Concat', [pastScores, chunkScores], { axis: 3 }), bias]); // [KV, G, T, S]
+  const parts = [pastScores, chunkScores];
+  let joined = scores;
+  if (block) {
+    const blockScores = g.op('Add', [
+      g.op('Mul', [block.scores(queries), block.inverseTemperature]),
+      g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
+    ]); // [KV, G, T, Sc]
+    parts.unshift(blockScores);
+    joined = g.op('Concat', [blockScores, scores], { axis: 3 });
   }
-  // Scores over the repository block and over the rest are computed apart and only the score rows are joined:
-  // for a decode step that is far less copying than concatenating the block's keys and values with the past.
-  const blockScores = g.op('Add', [
-    g.op('Mul', [block.scores(queries), block.inverseTemperature]),
-    g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
-  ]); // [KV, G, T, Sc]
-  const probs = g.op('Softmax', [g.op('Concat', [blockScores, scores], { axis: 3 })], { axis: -1 });
+  const probs = g.op('Softmax', [joined], { axis: -1 });
   const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
-  const sizes = g.op('Concat', [lastDim(blockScores), lastDim(scores)], { axis: 0 });
-  const [blockProbs, restProbs] = g.opN('Split', [probs, sizes], 2, { axis: 3 });
-  const context = g.op('Add', [block.context(blockProbs!), g.op('MatMul', [restProbs!, vals])]);
-  return { output: mergeHeads(g, context), probs: restProbs! };
+  const sizes = g.op('Concat', parts.map(lastDim), { axis: 0 });
+  const split = g.opN('Split', [probs, sizes], parts.length, { axis: 3 });
+  const [pastProbs, chunkProbs] = split.slice(-2) as [string, string];
+  let context = g.op('Add', [
+    g.op('MatMul', [pastProbs, g.op('Unsqueeze', [past.values, g.ints([1])])]), // values [KV, 1, P, d]
+    g.op('MatMul', [chunkProbs, chunkValues]),
+  ]);
+  if (block) context = g.op('Add', [block.context(split[0]!), context]);
+  let restProbs: string | undefined;
+  const probsOverPastAndChunk = () => {
+    restProbs ??= block ? g.op('Concat', [pastProbs, chunkProbs], { axis: 3 }) : probs;
+    return restProbs;
+  };
+  return { output: mergeHeads(g, context), probs: probsOverPastAndChunk };
 }
 
 /** [KV, G, T, d] → [T, H·d] with head h = kv·G + g. */

@@ -5,7 +5,7 @@
  *
  * Inputs (T = chunk length, P = past length, N = positions wanting logits):
  *   input_ids int64 [T], position_ids int64 [T], attention_bias float [T, P+T], logit_index int64 [N],
- *   past_key.{i} / past_value.{i} float [P, kvHeads, headDim] per layer;
+ *   past_key.{i} / past_value.{i} float [kvHeads, P, headDim] per layer (head-major: read in place, see attention.ts);
  *   with `compressed`: the repository block per layer (kernels/dequantize.ts layout), compressed_bias.{i}
  *   float [kvHeads, Sc_i], and ape_inverse_temperature float [1].
  * Outputs: logits [N, vocab]; present_key.{i} / present_value.{i} [T, kvHeads, headDim] (the chunk's own,
@@ -175,8 +175,8 @@ export function buildDecoderGraph(
       g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
       g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
       const past = {
-        keys: g.input(`past_key.${i}`, FLOAT, ['P', KV, d]),
-        values: g.input(`past_value.${i}`, FLOAT, ['P', KV, d]),
+        keys: g.input(`past_key.${i}`, FLOAT, [KV, 'P', d]),
+        values: g.input(`past_value.${i}`, FLOAT, [KV, 'P', d]),
       };
       const shape = { numHeads: H, numKvHeads: KV, headDim: d };
       const fusedBlock = options.fused && fusedBlockInputs(g, i, options.fused, apeInverseTemperature!, KV);
@@ -189,7 +189,7 @@ export function buildDecoderGraph(
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
       const afterAttn = g.op('Add', [x, oWeight.apply(attn.output, oBias)]);
       if (options.scoringWindow)
-        scorerOutputs(g, i, attn.probs, v, oWeight.floatWeight(), options.scoringWindow, { KV, G, d, hiddenSize });
+        scorerOutputs(g, i, attn.probs(), v, oWeight.floatWeight(), options.scoringWindow, { KV, G, d, hiddenSize });
 
       const h2 = rmsNorm(g, afterAttn, param(`${p}.post_attention_layernorm.weight`, [hiddenSize]), eps);
       const mlp = ['gate_proj', 'up_proj'].map((n) => `${p}.mlp.${n}`);

@@ -9,11 +9,18 @@ import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph
 import type { ModelConfig } from './model-config';
 import { createSession, type Logger, type ProviderPreference } from './providers';
 
-/** The past a chunk attends to: per layer, token-major [P, kvHeads, headDim] keys and values. */
+/**
+ * The past a chunk attends to: per layer, head-major [kvHeads, capacity, headDim] keys and values, of which the
+ * first `length` slots of each head are real (src/engine/kv-cache.ts).
+ */
 export interface PastKv {
   length: number;
-  keysView(layer: number): Float32Array;
-  valuesView(layer: number): Float32Array;
+  capacity: number;
+  keysBuffer(layer: number): Float32Array;
+  valuesBuffer(layer: number): Float32Array;
+  /** [kvHeads, length, headDim] without padding, for variants whose outputs span the past. */
+  compactKeys(layer: number): Float32Array;
+  compactValues(layer: number): Float32Array;
 }
 
 export interface ForwardInput {
@@ -42,9 +49,28 @@ export interface ForwardOutput {
 
 export const EMPTY_PAST: PastKv = {
   length: 0,
-  keysView: () => new Float32Array(0),
-  valuesView: () => new Float32Array(0),
+  capacity: 0,
+  keysBuffer: () => new Float32Array(0),
+  valuesBuffer: () => new Float32Array(0),
+  compactKeys: () => new Float32Array(0),
+  compactValues: () => new Float32Array(0),
 };
+
+/**
+ * Widens a [t, p + t] bias to [t, capacity + t]: the slots between the past's length and its capacity hold no
+ * token and are masked.
+ */
+export function padPastBias(bias: Float32Array, t: number, p: number, capacity: number): Float32Array {
+  if (capacity === p) return bias;
+  const s = p + t;
+  const padded = new Float32Array(t * (capacity + t)).fill(-Infinity);
+  for (let i = 0; i < t; i++) {
+    const row = i * (capacity + t);
+    padded.set(bias.subarray(i * s, i * s + p), row);
+    padded.set(bias.subarray(i * s + p, (i + 1) * s), row + capacity);
+  }
+  return padded;
+}
 
 /** Causal additive bias for a chunk of `t` tokens after `p` past tokens that are all visible. */
 export function causalBias(t: number, p: number): Float32Array {
@@ -106,16 +132,23 @@ export class DecoderSession {
       throw new Error(`internal error: ${t} ids but ${input.positions.length} positions`);
     const bias = input.bias ?? causalBias(t, p);
     if (bias.length !== t * (p + t)) throw new Error(`internal error: attention bias must be [${t}, ${p + t}]`);
+    // Outputs that span the past (the eviction scorer's) must not include padding: that variant gets a compact
+    // copy, a cost beside the prefill it runs with. Every other variant reads the cache's buffers in place.
+    const compact = this.variant.scoringWindow !== undefined && input.past.capacity !== p;
+    const slots = compact ? p : input.past.capacity;
     const feeds: Record<string, Tensor> = {
       ...input.extraFeeds,
       input_ids: int64(input.ids),
       position_ids: int64(input.positions),
-      attention_bias: new Tensor('float32', bias, [t, p + t]),
+      attention_bias: new Tensor('float32', padPastBias(bias, t, p, slots), [t, slots + t]),
       logit_index: int64(input.logitIndex),
     };
+    const dims = [numKvHeads, slots, headDim];
     for (let l = 0; l < numLayers; l++) {
-      feeds[`past_key.${l}`] = new Tensor('float32', input.past.keysView(l), [p, numKvHeads, headDim]);
-      feeds[`past_value.${l}`] = new Tensor('float32', input.past.valuesView(l), [p, numKvHeads, headDim]);
+      const keys = compact ? input.past.compactKeys(l) : input.past.keysBuffer(l);
+      const values = compact ? input.past.compactValues(l) : input.past.valuesBuffer(l);
+      feeds[`past_key.${l}`] = new Tensor('float32', keys, dims);
+      feeds[`past_value.${l}`] = new Tensor('float32', values, dims);
     }
     const out = await this.session.run(feeds);
     const data = (name: string) => out[name]!.data as Float32Array;

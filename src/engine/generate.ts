@@ -124,7 +124,7 @@ export async function generate(
   detokenizer: Detokenizer,
   promptIds: number[],
   options: GenerateOptions,
-  cache: PlainKvCache = new PlainKvCache(session.config.numLayers, session.config.numKvHeads * session.config.headDim),
+  cache: PlainKvCache = new PlainKvCache(session.config.numLayers, session.config.numKvHeads, session.config.headDim),
 ): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new Error('cannot generate from an empty prompt');
   const started = performance.now();

@@ -16,7 +16,7 @@ import { checkGraphDir, writeManifest } from './graph-manifest';
 import { relinkWeights, shareWeights } from './graph-weights';
 
 /** Bump when the graph builders change what they emit: old cached graphs are then rebuilt. */
-export const GRAPH_BUILDER_VERSION = 3;
+export const GRAPH_BUILDER_VERSION = 4;
 
 export type GraphVariant = DecoderGraphOptions;
 
