@@ -16,7 +16,13 @@
  *   and prerope_key.{i} [T, kvHeads, headDim] (keys before rotary, for caches that quantize those).
  */
 import type { ModelConfig } from '../src/engine/model-config';
-import { type CompressedBlock, dequantizedBlockAttention, groupedQueryAttention } from './attention';
+import {
+  type AttentionDims,
+  attentionDims,
+  type CompressedBlock,
+  dequantizedBlockAttention,
+  groupedQueryAttention,
+} from './attention';
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
 import { checkFusedLayout, type FusedLayout, fusedBlockAttention, fusedBlockInputs } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
@@ -145,6 +151,7 @@ export function buildDecoderGraph(
     };
   };
 
+  let dims: AttentionDims | undefined; // shared by every layer, built with the first
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
     currentFormat = layerFormat(i);
@@ -179,12 +186,13 @@ export function buildDecoderGraph(
         values: g.input(`past_value.${i}`, FLOAT, [KV, 'P', d]),
       };
       const shape = { numHeads: H, numKvHeads: KV, headDim: d };
+      dims ??= attentionDims(g, shape, past.keys, inputIds);
       const fusedBlock = options.fused && fusedBlockInputs(g, i, options.fused, apeInverseTemperature!, KV);
       const dequantized = compressedBlock(i);
       const block = fusedBlock
         ? fusedBlockAttention(g, shape, fusedBlock)
         : dequantized && dequantizedBlockAttention(g, dequantized);
-      const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, block);
+      const attn = groupedQueryAttention(g, shape, dims, q, k, v, past, bias, block);
       const oWeight = proj(`${p}.self_attn.o_proj.weight`, [`${p}.self_attn.o_proj.weight`], [hiddenSize, H * d]);
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
       const afterAttn = g.op('Add', [x, oWeight.apply(attn.output, oBias)]);
