@@ -66,6 +66,8 @@ export interface AttentionDims {
   /** [KV, G·T, P] and [KV, G·T, T]: the G·T probability rows of each kv head as one matrix. */
   rowsOverPast: string;
   rowsOverChunk: string;
+  /** [P, T]: how the probabilities over past + chunk split. */
+  pastAndChunk: string;
 }
 
 /** Shapes are spelled out in full (no -1) because P may be 0, and Reshape needs `allowzero` to keep a 0. */
@@ -86,6 +88,7 @@ export function attentionDims(
     groupedByChunk: concat([g.ints([KV, G]), chunk, chunk]),
     rowsOverPast: concat([g.ints([KV]), rows, slots]),
     rowsOverChunk: concat([g.ints([KV]), rows, chunk]),
+    pastAndChunk: concat([slots, chunk]),
   };
 }
 
@@ -125,20 +128,19 @@ export function groupedQueryAttention(
   const chunkKeysT = g.op('Transpose', [k], { perm: [1, 2, 0] }); // [KV, d, T]
   const chunkScores = g.op('Reshape', [g.op('MatMul', [queryRows, chunkKeysT]), dims.groupedByChunk], { allowzero: 1 });
   const scores = g.op('Add', [g.op('Concat', [pastScores, chunkScores], { axis: 3 }), bias]); // [KV, G, T, S]
-  const parts = [pastScores, chunkScores];
+  let sizes = dims.pastAndChunk;
   let joined = scores;
   if (block) {
     const blockScores = g.op('Add', [
       g.op('Mul', [block.scores(queries), block.inverseTemperature]),
       g.op('Unsqueeze', [block.bias, g.ints([1, 2])]),
     ]); // [KV, G, T, Sc]
-    parts.unshift(blockScores);
+    const blockSlots = g.op('Slice', [g.op('Shape', [blockScores]), g.ints([3]), g.ints([4])]);
+    sizes = g.op('Concat', [blockSlots, sizes], { axis: 0 });
     joined = g.op('Concat', [blockScores, scores], { axis: 3 });
   }
   const probs = g.op('Softmax', [joined], { axis: -1 });
-  const lastDim = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.ints([3]), g.ints([4])]);
-  const sizes = g.op('Concat', parts.map(lastDim), { axis: 0 });
-  const split = g.opN('Split', [probs, sizes], parts.length, { axis: 3 });
+  const split = g.opN('Split', [probs, sizes], block ? 3 : 2, { axis: 3 });
   const [pastProbs, chunkProbs] = split.slice(-2) as [string, string];
   const chunkValues = g.op('Transpose', [v], { perm: [1, 0, 2] }); // [KV, T, d]
   const rowContext = g.op('Add', [
