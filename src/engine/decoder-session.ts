@@ -6,8 +6,9 @@ import type * as ort from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import type { Checkpoint } from './checkpoint-types';
 import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph-cache';
+import { activationsFor } from './activations';
 import type { ModelConfig } from './model-config';
-import { createSession, type Logger, type ProviderPreference } from './providers';
+import { createSession, type ExecutionProvider, type Logger, type ProviderPreference } from './providers';
 
 /** The past a chunk attends to: per layer, token-major [P, kvHeads, headDim] keys and values. */
 export interface PastKv {
@@ -64,6 +65,8 @@ export interface SessionOptions {
   provider: ProviderPreference;
   cacheDir: string;
   variant?: GraphVariant;
+  /** 'auto': fp16 activations when a GPU provider runs the graph, float32 on the CPU (src/engine/activations.ts). */
+  activations?: 'auto';
   log?: Logger;
   /** Always-shown warnings (an explicit GPU provider that fell back to CPU); default: `log`. */
   warn?: Logger;
@@ -83,9 +86,21 @@ export class DecoderSession {
     const log = options.log ?? (() => {});
     const variant = options.variant ?? { exposeHiddenStates: false };
     const warn = options.warn ?? log;
-    const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log, warn);
+    const variantOn = (provider: ExecutionProvider) =>
+      options.activations === 'auto' ? activationsFor(variant, provider) : variant;
+    const modelPath = (provider: ExecutionProvider) =>
+      ensureDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn);
     const open = () =>
-      createSession(modelPath, options.provider, log, options.threads, { cacheDir: options.cacheDir, warn });
+      createSession(
+        options.activations === 'auto' ? modelPath : modelPath('cpu'),
+        options.provider,
+        log,
+        options.threads,
+        {
+          cacheDir: options.cacheDir,
+          warn,
+        },
+      );
     let choice;
     try {
       choice = await open();
@@ -95,7 +110,13 @@ export class DecoderSession {
       if (!healDecoderGraph(checkpoint, variant, options.cacheDir, log, warn)) throw err;
       choice = await open();
     }
-    return new DecoderSession(checkpoint.config, choice.session, choice.provider, choice.attempts, variant);
+    return new DecoderSession(
+      checkpoint.config,
+      choice.session,
+      choice.provider,
+      choice.attempts,
+      variantOn(choice.provider),
+    );
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
