@@ -12,6 +12,9 @@
  * leave room for other inputs and sit far below what a real mistake costs (rotary angles computed in fp16 at
  * these positions: 3.9–8.7, tried).
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { activationsFor } from '../../src/engine/activations';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
@@ -101,6 +104,23 @@ describe('choosing the activation precision', () => {
     expect(activationsFor(plain, 'cpu')).toBe(plain);
     expect(activationsFor(plain, 'webgpu').activations).toBe('float16');
     expect(activationsFor(plain, 'cuda').activations).toBe('float16');
+  });
+
+  it('a GPU provider that cannot start costs no fp16 graph build (this machine has no GPU)', async () => {
+    if (process.env.REPOKV_EXPECT_GPU) return;
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-fp16-auto-'));
+    try {
+      for (const provider of ['cuda', 'webgpu'] as const) {
+        const engine = await Engine.load({ modelDir: TINY_MODEL, provider, cacheDir, warn: () => {} });
+        expect(engine.session.provider).toBe('cpu');
+        expect(engine.session.variant.activations).toBeUndefined();
+        await engine.dispose();
+      }
+      const graphs = fs.readdirSync(path.join(cacheDir, 'graphs')).filter((n) => /^[0-9a-f]{24}$/.test(n));
+      expect(graphs).toHaveLength(1);
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('an explicit float16 engine passes its precision to the cache graphs it makes', async () => {
