@@ -13,6 +13,8 @@
  *   of a Cos/Sin stays float32 and only the cos/sin tables are narrowed.
  * - Softmax and every reduction (ReduceSum of the eviction scorer's attention sums): long rows summed in fp16
  *   lose the small terms. -Infinity (masked slots) and the APE log-scale bias survive fp16 as they are.
+ * - Products with a repository block in MatMulNBits layout (kernels/fused-attention.ts, B a graph input): its
+ *   zero points are −min/scale per block, beyond fp16's range when a block is nearly constant (NaN logits, seen).
  * - Optionally (`float32Scores`) the attention scores from the q·kᵀ products through the bias to the softmax.
  * - The graph outputs: each public output is widened from whatever computed it.
  * The logits are the LM head's fp16 output widened: the head is the largest product of a decode step, and
@@ -107,6 +109,7 @@ export function float32Nodes(parts: GraphParts, options: Float16Options = {}): S
     for (const v of n.input) consumers.set(v, [...(consumers.get(v) ?? []), i]);
   });
   const publicOutputs = new Set(parts.outputs.map((o) => o.name));
+  const graphInputs = new Set(parts.inputs.map((v) => v.name));
   const keep = new Set<number>();
   const sole = (value: string, opType: string) => {
     const c = consumers.get(value) ?? [];
@@ -115,6 +118,7 @@ export function float32Nodes(parts: GraphParts, options: Float16Options = {}): S
   nodes.forEach((n, i) => {
     if (FLOAT32_OPS.has(n.opType)) keep.add(i);
     if (n.opType === 'Identity' && publicOutputs.has(n.output[0]!)) keep.add(i);
+    if (n.opType === 'MatMulNBits' && graphInputs.has(n.input[1]!)) keep.add(i);
     if (n.opType === 'Pow') {
       // RMSNorm: Pow → ReduceMean → Add → Sqrt → Div(x, ·).
       const mean = sole(n.output[0]!, 'ReduceMean');

@@ -83,10 +83,14 @@ describe('the fp16 pass over every decoder variant', () => {
         expect(keptNames.has(n.name), n.name).toBe(true);
       const normDivs = ops((op) => op === 'Div').filter((n) => keptNames.has(n.name));
       expect(normDivs.length).toBe(ops((op) => op === 'Pow').length);
-      // Products and weights are fp16; MatMulNBits reads scales of its activation's type.
+      // Products and weights are fp16; MatMulNBits reads scales of its activation's type...
       for (const n of ops((op) => ['MatMul', 'Gemm', 'MatMulNBits'].includes(op))) {
-        expect(types.get(n.input[0]!), n.name).toBe(FLOAT16);
-        if (n.opType === 'MatMulNBits') expect(types.get(n.input[2]!), n.name).toBe(FLOAT16);
+        // ...except the repository block's MatMulNBits (B a graph input): its zero points need float32's range.
+        const blockProduct = n.opType === 'MatMulNBits' && parts.inputs.some((v) => v.name === n.input[1]);
+        expect(blockProduct, n.name).toBe(keptNames.has(n.name));
+        const type = blockProduct ? FLOAT : FLOAT16;
+        expect(types.get(n.input[0]!), n.name).toBe(type);
+        if (n.opType === 'MatMulNBits') expect(types.get(n.input[2]!), n.name).toBe(type);
       }
       for (const w of parts.weights) expect(w.dataType ?? FLOAT, w.name).not.toBe(FLOAT);
       const floatConstants = parts.constants.filter((c) => c.dataType === FLOAT).map((c) => c.name);
