@@ -88,28 +88,18 @@ export class DecoderSession {
     const warn = options.warn ?? log;
     const variantOn = (provider: ExecutionProvider) =>
       options.activations === 'auto' ? activationsFor(variant, provider) : variant;
-    const modelPath = (provider: ExecutionProvider) =>
-      ensureDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn);
-    const open = () =>
-      createSession(
-        options.activations === 'auto' ? modelPath : modelPath('cpu'),
-        options.provider,
-        log,
-        options.threads,
-        {
-          cacheDir: options.cacheDir,
-          warn,
-        },
-      );
-    let choice;
-    try {
-      choice = await open();
-    } catch (err) {
-      // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails
-      // to open gets the full check, and one retry if that found (and repaired) damage.
-      if (!healDecoderGraph(checkpoint, variant, options.cacheDir, log, warn)) throw err;
-      choice = await open();
-    }
+    // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails to
+    // open gets the full check (heal), and one retry if that found (and repaired) damage.
+    const choice = await createSession(
+      {
+        pathFor: (provider) => ensureDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn),
+        heal: (provider) => healDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn),
+      },
+      options.provider,
+      log,
+      options.threads,
+      { cacheDir: options.cacheDir, warn },
+    );
     return new DecoderSession(
       checkpoint.config,
       choice.session,

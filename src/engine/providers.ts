@@ -26,8 +26,10 @@ export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
 /**
  * The graph to open: one path for every provider, or a graph per provider (fp16 activations on GPU providers),
  * built only once that provider has shown it can start, so a machine without a GPU never builds a GPU graph.
+ * `heal` is asked after a graph that started fails to open: true when it repaired the graph (try it once more).
  */
-export type ModelSource = string | ((provider: ExecutionProvider) => string);
+export type ModelSource =
+  string | { pathFor(provider: ExecutionProvider): string; heal(provider: ExecutionProvider): boolean };
 
 export interface ProviderContext {
   /** Where the provider probe's answer is remembered (default: the user cache directory). */
@@ -77,6 +79,20 @@ function startCheckModel(): Uint8Array {
   });
 }
 
+/** A graph that could not be built or repaired: the caller's error, never a reason to try the next provider. */
+class GraphError {
+  constructor(readonly cause: unknown) {}
+}
+
+function graphFor(model: Exclude<ModelSource, string>, provider: ExecutionProvider, heal = false): string {
+  try {
+    if (heal && !model.heal(provider)) return '';
+    return model.pathFor(provider);
+  } catch (err) {
+    throw new GraphError(err);
+  }
+}
+
 async function openOn(
   model: ModelSource,
   provider: ExecutionProvider,
@@ -85,7 +101,15 @@ async function openOn(
   const options = sessionOptions(provider, threads);
   if (typeof model === 'string') return ort.InferenceSession.create(model, options);
   if (provider !== 'cpu') await (await ort.InferenceSession.create(startCheckModel(), options)).release();
-  return ort.InferenceSession.create(model(provider), options);
+  try {
+    return await ort.InferenceSession.create(graphFor(model, provider), options);
+  } catch (err) {
+    if (err instanceof GraphError) throw err;
+    // The provider started, so the graph itself may be damaged beyond what the quick check sees.
+    const healed = graphFor(model, provider, true);
+    if (!healed) throw err;
+    return ort.InferenceSession.create(healed, options);
+  }
 }
 
 export async function createSession(
@@ -126,6 +150,7 @@ export async function createSession(
         (context.warn ?? log)(`--provider ${preference} could not start: ${attempts[0]}; running on ${provider}`);
       return { session, provider, attempts };
     } catch (err) {
+      if (err instanceof GraphError) throw err.cause;
       attempts.push(`${provider}: unavailable (${reason(err)})`);
     }
   }
