@@ -214,13 +214,7 @@ export function convertToFloat16(parts: GraphParts, options: Float16Options = {}
     let name = copies.get(key);
     if (!name) {
       name = `${value}/${type === FLOAT16 ? 'fp16' : 'fp32'}`;
-      rewritten.push({
-        name: `${name}/cast`,
-        opType: 'Cast',
-        input: [value],
-        output: [name],
-        attribute: [{ name: 'to', type: AttributeType.INT, i: type }],
-      });
+      rewritten.push(castNode(`${name}/cast`, value, name, type));
       copies.set(key, name);
       current.set(name, type);
     }
