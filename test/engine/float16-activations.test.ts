@@ -16,11 +16,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { activationsFor } from '../../src/engine/activations';
+import { activationsFor, withActivations } from '../../src/engine/activations';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { causalBias, DecoderSession, EMPTY_PAST } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
-import type { GraphVariant } from '../../src/engine/graph-cache';
+import { graphKey, type GraphVariant } from '../../src/engine/graph-cache';
 import { seededRandom } from '../../src/engine/sampling';
 import { CODER_MODEL, TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
 
@@ -104,6 +104,13 @@ describe('choosing the activation precision', () => {
     expect(activationsFor(plain, 'cpu')).toBe(plain);
     expect(activationsFor(plain, 'webgpu').activations).toBe('float16');
     expect(activationsFor(plain, 'cuda').activations).toBe('float16');
+    // auto on a GPU opens the very graph an explicit float16 run builds (the GPU session builds them on the CPU).
+    const checkpoint = loadCheckpoint(TINY_MODEL);
+    const weighted: GraphVariant = { ...plain, weights: { bits: 4, accuracyLevel: 4 } };
+    expect(graphKey(checkpoint, activationsFor(weighted, 'webgpu'))).toBe(
+      graphKey(checkpoint, withActivations(weighted, 'float16')),
+    );
+    expect(graphKey(checkpoint, withActivations(weighted, 'float32'))).toBe(graphKey(checkpoint, weighted));
   });
 
   it('a GPU provider that cannot start costs no fp16 graph build (this machine has no GPU)', async () => {
