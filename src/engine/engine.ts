@@ -65,6 +65,7 @@ export class Engine {
       warn: options.warn,
       threads: options.threads,
     });
+    options.log?.(`activations: ${session.variant.activations ?? 'float32'} on ${session.provider}`);
     return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
   }
 
