@@ -5,6 +5,7 @@
 import '../src/engine/float16-workaround';
 import { Command, Option } from 'commander';
 import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
+import { parseActivations } from '../src/engine/activations';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
 import { registerDecodeCacheCommand } from './decode-cache';
@@ -31,6 +32,7 @@ interface EngineBenchOptions {
   accuracyLevel: string;
   threads?: string;
   provider: string;
+  activations: string;
   json?: boolean;
 }
 
@@ -47,8 +49,10 @@ program
   .option('--accuracy-level <list>', 'MatMulNBits accuracy_level(s) for quantized weights (0 = float, 4 = int8)', '4')
   .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
   .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+  .option('--activations <type>', 'auto (float16 on GPU providers), float32 or float16', 'auto')
   .option('--json', 'print raw JSON')
   .action(async (opts: EngineBenchOptions) => {
+    const activations = parseActivations(opts.activations);
     const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
     const levels = opts.accuracyLevel.split(',').map((l) => (Number(l) === 0 ? 0 : 4) as 0 | 4);
@@ -62,11 +66,12 @@ program
         weightBits: v.weightBits,
         weightAccuracyLevel: v.accuracyLevel,
         threads: opts.threads ? Number(opts.threads) : undefined,
+        activations,
       });
     const rows = await measureWeightVariants(variants, load, probe, contexts, Number(opts.runs), Number(opts.chunk));
     await probe.dispose();
     if (opts.json) {
-      console.log(JSON.stringify({ matmulN: probe.n, rows }));
+      console.log(JSON.stringify({ matmulN: probe.n, activations, rows }));
       return;
     }
     console.log(`runs: ${opts.runs} per row (medians); prefill chunk ${opts.chunk}; MatMul probe ${probe.n}³ fp32\n`);
@@ -105,6 +110,11 @@ program
   .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
   .option('--weight-bits <bits>', 'quantized weight bits (4 or 8)', '4')
   .option('--accuracy-level <n>', 'MatMulNBits accuracy_level (0 = float, 4 = int8)', '4')
+  .option(
+    '--activations <type>',
+    'activations of the compared graph: float32, float16 or float16-emulated (with --weight-bits 32: fp16 alone)',
+    'float32',
+  )
   .option('--repo <dir>', "repository whose files are scored (default: this project's src/)", 'src')
   .option('--prefix-tokens <n>', 'tokens before the target', '768')
   .option('--target-tokens <n>', 'tokens scored per file', '256')
@@ -115,6 +125,7 @@ program
       model?: string;
       weightBits: string;
       accuracyLevel: string;
+      activations: string;
       repo: string;
       prefixTokens: string;
       targetTokens: string;
@@ -128,6 +139,7 @@ program
         provider: 'cpu',
         weightBits,
         weightAccuracyLevel: Number(opts.accuracyLevel) === 0 ? 0 : 4,
+        activations: parseActivations(opts.activations),
       });
       const r = await benchWeightQuality(exact, quantized, weightBits, opts.repo, {
         prefixTokens: Number(opts.prefixTokens),
@@ -138,7 +150,7 @@ program
       await exact.dispose();
       await quantized.dispose();
       if (opts.json) {
-        console.log(JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel) }));
+        console.log(JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel), activations: opts.activations }));
         return;
       }
       console.log('| weight bits | files | tokens | KL (nats) | NLL exact | NLL quantized |');

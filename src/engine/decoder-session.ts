@@ -6,8 +6,9 @@ import type * as ort from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import type { Checkpoint } from './checkpoint-types';
 import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph-cache';
+import { activationsFor } from './activations';
 import type { ModelConfig } from './model-config';
-import { createSession, type Logger, type ProviderPreference } from './providers';
+import { createSession, type ExecutionProvider, type Logger, type ProviderPreference } from './providers';
 
 /**
  * The past a chunk attends to: per layer, head-major [kvHeads, capacity, headDim] keys and values, of which the
@@ -90,6 +91,8 @@ export interface SessionOptions {
   provider: ProviderPreference;
   cacheDir: string;
   variant?: GraphVariant;
+  /** 'auto': fp16 activations when a GPU provider runs the graph, float32 on the CPU (src/engine/activations.ts). */
+  activations?: 'auto';
   log?: Logger;
   /** Always-shown warnings (an explicit GPU provider that fell back to CPU); default: `log`. */
   warn?: Logger;
@@ -109,19 +112,27 @@ export class DecoderSession {
     const log = options.log ?? (() => {});
     const variant = options.variant ?? { exposeHiddenStates: false };
     const warn = options.warn ?? log;
-    const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log, warn);
-    const open = () =>
-      createSession(modelPath, options.provider, log, options.threads, { cacheDir: options.cacheDir, warn });
-    let choice;
-    try {
-      choice = await open();
-    } catch (err) {
-      // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails
-      // to open gets the full check, and one retry if that found (and repaired) damage.
-      if (!healDecoderGraph(checkpoint, variant, options.cacheDir, log, warn)) throw err;
-      choice = await open();
-    }
-    return new DecoderSession(checkpoint.config, choice.session, choice.provider, choice.attempts, variant);
+    const variantOn = (provider: ExecutionProvider) =>
+      options.activations === 'auto' ? activationsFor(variant, provider) : variant;
+    // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails to
+    // open gets the full check (heal), and one retry if that found (and repaired) damage.
+    const choice = await createSession(
+      {
+        pathFor: (provider) => ensureDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn),
+        heal: (provider) => healDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn),
+      },
+      options.provider,
+      log,
+      options.threads,
+      { cacheDir: options.cacheDir, warn },
+    );
+    return new DecoderSession(
+      checkpoint.config,
+      choice.session,
+      choice.provider,
+      choice.attempts,
+      variantOn(choice.provider),
+    );
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {

@@ -9,7 +9,8 @@ import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
 import type { WeightFormat } from '../../kernels/quantized-linear';
 import type { WeightBits } from '../../kernels/weight-quant';
-import type { GraphVariant } from './graph-cache';
+import { type ActivationPreference, withActivations } from './activations';
+import type { ActivationType, GraphVariant } from './graph-cache';
 import { bundledModelDir, defaultCacheDir } from './paths';
 import type { Logger, ProviderPreference } from './providers';
 import { TextTokenizer } from './tokenizer';
@@ -29,6 +30,8 @@ export interface EngineOptions {
   weightBits?: WeightBits | 'auto';
   /** MatMulNBits accuracy level for quantized weights (benchmarks compare them). */
   weightAccuracyLevel?: 0 | 4;
+  /** 'auto' or absent: fp16 activations on GPU providers, float32 on the CPU (src/engine/activations.ts). */
+  activations?: ActivationPreference;
 }
 
 export class Engine {
@@ -47,26 +50,33 @@ export class Engine {
     const tokenizer = TextTokenizer.fromDir(checkpoint.dir);
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     const weights = weightFormat(checkpoint.config, options.weightBits, options.weightAccuracyLevel);
-    const variant = { ...(options.variant ?? { exposeHiddenStates: false }), ...(weights ? { weights } : {}) };
+    const activations = options.activations ?? 'auto';
+    const variant = withActivations(
+      { ...(options.variant ?? { exposeHiddenStates: false }), ...(weights ? { weights } : {}) },
+      activations,
+    );
     options.log?.(`weights: ${weights ? `${weights.bits}-bit MatMulNBits blocks` : 'exact (checkpoint, fp32)'}`);
     const session = await DecoderSession.create(checkpoint, {
       provider: options.provider ?? 'auto',
       cacheDir,
       variant,
+      ...(activations === 'auto' ? { activations } : {}),
       log: options.log,
       warn: options.warn,
       threads: options.threads,
     });
+    options.log?.(`activations: ${session.variant.activations ?? 'float32'} on ${session.provider}`);
     return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
   }
 
   /**
-   * The weight format every graph of this engine must use (scoring, compressed and fused cache graphs too), so
-   * that they all compute with the same weights: spread into each variant. Absent = exact weights.
+   * The weight format and activation precision every graph of this engine must use (scoring, compressed and fused
+   * cache graphs too), so that they all compute alike: spread into each variant and into segment keys. Absent =
+   * exact weights, float32 activations (the keys they always had).
    */
-  get weights(): { weights?: WeightFormat } {
-    const w = this.session.variant.weights;
-    return w ? { weights: w } : {};
+  get weights(): { weights?: WeightFormat; activations?: ActivationType } {
+    const { weights: w, activations: a } = this.session.variant;
+    return { ...(w ? { weights: w } : {}), ...(a ? { activations: a } : {}) };
   }
 
   get config() {

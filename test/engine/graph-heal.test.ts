@@ -2,7 +2,8 @@
  * The graph cache heals itself: every graph variant the runtime builds (plain, scoring, fused capacity classes,
  * KIVI compressed attention, and whatever a later builder adds, found by listing the cache rather than named
  * here) is damaged in turn (model.onnx and weights.bin, truncated and bit-flipped), and the next run rebuilds
- * it with one log line and reproduces the logits of the undamaged cache exactly.
+ * it with one log line and reproduces the logits of the undamaged cache exactly. All of it twice: with float32
+ * activations and with the fp16 graphs GPU providers run (kernels/float16-graph.ts), each in its own cache.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,7 +21,9 @@ import { TINY_MODEL } from '../helpers/paths';
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-graph-heal-'));
 afterAll(() => fs.rmSync(ROOT, { recursive: true, force: true }));
-const cacheDir = path.join(ROOT, 'cache');
+/** Set by each describe block below before its tests run (vitest runs a file's blocks one after another). */
+let cacheDir = '';
+let activations: 'float32' | 'float16' = 'float32';
 
 const SOURCES = [
   {
@@ -36,7 +39,7 @@ const TARGET = 'normalize(line) for line in lines]\n';
 async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   const lines: string[] = [];
   const log = (l: string) => lines.push(l);
-  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log });
+  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log, activations });
   const logits: number[][] = [];
   try {
     const plain = await engine.session.forward({
@@ -89,11 +92,13 @@ function flipBit(file: string): void {
 
 const repairs = (lines: string[]) => lines.filter((l) => l.includes('was damaged'));
 
-describe('graph cache healing', () => {
+describe.each(['float32', 'float16'] as const)('graph cache healing (%s activations)', (precision) => {
   let reference: number[][];
   let dirs: string[];
 
   beforeAll(async () => {
+    activations = precision;
+    cacheDir = path.join(ROOT, precision);
     const first = await run();
     reference = first.logits;
     dirs = graphDirs();
@@ -155,7 +160,8 @@ describe('graph cache healing', () => {
   it('a graph whose damage the quick check cannot see is hashed in full when it fails to open', async () => {
     // Damage under an unchanged stat (as media decay would leave it): garble the plain graph's header, then
     // let its stamp say it was verified in this state, so only a failed open can reveal it.
-    const plainDir = path.join(cacheDir, 'graphs', graphKey(loadCheckpoint(TINY_MODEL), { exposeHiddenStates: false }));
+    const plain = { exposeHiddenStates: false, ...(precision === 'float16' ? { activations: precision } : {}) };
+    const plainDir = path.join(cacheDir, 'graphs', graphKey(loadCheckpoint(TINY_MODEL), plain));
     const fd = fs.openSync(path.join(plainDir, 'model.onnx'), 'r+');
     fs.writeSync(fd, Buffer.alloc(64, 0xff), 0, 64, 0);
     fs.closeSync(fd);
