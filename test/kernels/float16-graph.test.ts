@@ -118,7 +118,8 @@ describe('the fp16 pass over every decoder variant', () => {
     const keptMatMuls = (c: typeof plain) =>
       c.parts.nodes.filter((n) => n.opType === 'MatMul' && c.keptNames.has(n.name)).length;
     expect(keptMatMuls(plain)).toBe(0);
-    expect(keptMatMuls(scores)).toBe(layers); // q·kᵀ per layer, not the probabilities·values product
+    // q·kᵀ over the past and over the chunk per layer, not the probabilities·values products
+    expect(keptMatMuls(scores)).toBe(2 * layers);
   });
 
   it('narrows -Infinity, the mask value, and large values as IEEE half does', () => {
