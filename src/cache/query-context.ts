@@ -20,6 +20,11 @@ export interface QueryContext {
   firstPosition: number;
   /** APE temperature on the attention to repository segments (1 = off). */
   apeTemperature: number;
+  /**
+   * The selected segments, compared by identity: while it is the same, a device-state session reuses the block
+   * it uploaded (src/engine/device-uploads.ts). Absent: uploaded for every request.
+   */
+  selection?: readonly unknown[];
 }
 
 function feedsOf(ctx: QueryContext): Record<string, Tensor> {
@@ -27,6 +32,13 @@ function feedsOf(ctx: QueryContext): Record<string, Tensor> {
     ...ctx.block.feeds,
     ape_inverse_temperature: new Tensor('float32', Float32Array.of(1 / ctx.apeTemperature), [1]),
   };
+}
+
+/** The block's feeds as the session wants them: host tensors, or device copies uploaded once per selection. */
+async function blockFeeds(ctx: QueryContext): Promise<Record<string, Tensor>> {
+  const uploads = ctx.session.uploads;
+  if (!uploads) return feedsOf(ctx);
+  return uploads.get([ctx.apeTemperature, ...(ctx.selection ?? [ctx.block])], () => feedsOf(ctx));
 }
 
 /**
@@ -48,7 +60,7 @@ export async function generateInContext(
     ctx.session,
     detokenizer,
     promptIds.slice(reused),
-    { ...options, firstPosition: ctx.firstPosition + reused, extraFeeds: feedsOf(ctx) },
+    { ...options, firstPosition: ctx.firstPosition + reused, extraFeeds: await blockFeeds(ctx) },
     cache,
   );
   return { ...result, promptTokens: promptIds.length, cache };

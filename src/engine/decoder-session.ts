@@ -7,6 +7,8 @@ import { Tensor } from 'onnxruntime-node';
 import type { Checkpoint } from './checkpoint-types';
 import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph-cache';
 import type { ModelConfig } from './model-config';
+import { chunkOnHost, deviceLocations, type DeviceStateChoice, useDeviceState } from './device-kv';
+import { DeviceUploads } from './device-uploads';
 import { createSession, type Logger, type ProviderPreference } from './providers';
 
 /** The past a chunk attends to: per layer, token-major [P, kvHeads, headDim] keys and values. */
@@ -54,7 +56,7 @@ export function causalBias(t: number, p: number): Float32Array {
   return bias;
 }
 
-function int64(values: ArrayLike<number>): Tensor {
+export function int64(values: ArrayLike<number>): Tensor {
   const a = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) a[i] = BigInt(values[i]!);
   return new Tensor('int64', a, [values.length]);
@@ -68,6 +70,8 @@ export interface SessionOptions {
   /** Always-shown warnings (an explicit GPU provider that fell back to CPU); default: `log`. */
   warn?: Logger;
   threads?: number;
+  /** Keep the KV cache and the repository block on the device (src/engine/device-kv.ts); default 'auto'. */
+  deviceState?: DeviceStateChoice;
 }
 
 export class DecoderSession {
@@ -77,25 +81,55 @@ export class DecoderSession {
     readonly provider: string,
     readonly providerAttempts: string[],
     readonly variant: GraphVariant,
+    /** Inputs uploaded once and reused (the repository block): only for a device-state session. */
+    readonly uploads: DeviceUploads | null,
   ) {}
+
+  /** Whether this session runs the device-state graph (full present out, fed back by src/engine/device-kv.ts). */
+  get deviceState(): boolean {
+    return this.uploads !== null;
+  }
 
   static async create(checkpoint: Checkpoint, options: SessionOptions): Promise<DecoderSession> {
     const log = options.log ?? (() => {});
     const variant = options.variant ?? { exposeHiddenStates: false };
     const warn = options.warn ?? log;
-    const modelPath = ensureDecoderGraph(checkpoint, variant, options.cacheDir, log, warn);
+    // The graph depends on the provider tried: the device-state variant where state stays on the device.
+    const device = (p: 'cuda' | 'webgpu' | 'cpu') => useDeviceState(options.deviceState ?? 'auto', p);
+    const variantFor = (p: 'cuda' | 'webgpu' | 'cpu') => (device(p) ? { ...variant, deviceState: true } : variant);
+    const tried = new Set<GraphVariant>();
+    const modelPath = (p: 'cuda' | 'webgpu' | 'cpu') => {
+      tried.add(variantFor(p));
+      return ensureDecoderGraph(checkpoint, variantFor(p), options.cacheDir, log, warn);
+    };
+    const outputLocation = (p: 'cuda' | 'webgpu' | 'cpu') =>
+      device(p) ? deviceLocations(checkpoint.config.numLayers) : undefined;
     const open = () =>
-      createSession(modelPath, options.provider, log, options.threads, { cacheDir: options.cacheDir, warn });
+      createSession(modelPath, options.provider, log, options.threads, {
+        cacheDir: options.cacheDir,
+        warn,
+        outputLocation,
+      });
     let choice;
     try {
       choice = await open();
     } catch (err) {
       // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails
       // to open gets the full check, and one retry if that found (and repaired) damage.
-      if (!healDecoderGraph(checkpoint, variant, options.cacheDir, log, warn)) throw err;
+      const healed = [...tried].map((v) => healDecoderGraph(checkpoint, v, options.cacheDir, log, warn));
+      if (!healed.includes(true)) throw err;
       choice = await open();
     }
-    return new DecoderSession(checkpoint.config, choice.session, choice.provider, choice.attempts, variant);
+    const onDevice = device(choice.provider);
+    if (onDevice) log(`state stays on the device (${choice.provider})`);
+    return new DecoderSession(
+      checkpoint.config,
+      choice.session,
+      choice.provider,
+      choice.attempts,
+      variantFor(choice.provider),
+      onDevice ? new DeviceUploads(choice.provider) : null,
+    );
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
@@ -117,7 +151,8 @@ export class DecoderSession {
       feeds[`past_key.${l}`] = new Tensor('float32', input.past.keysView(l), [p, numKvHeads, headDim]);
       feeds[`past_value.${l}`] = new Tensor('float32', input.past.valuesView(l), [p, numKvHeads, headDim]);
     }
-    const out = await this.session.run(feeds);
+    let out = await this.session.run(feeds);
+    if (this.deviceState) out = await chunkOnHost(out, p, this.config);
     const data = (name: string) => out[name]!.data as Float32Array;
     const result: ForwardOutput = {
       outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array])),
@@ -132,7 +167,13 @@ export class DecoderSession {
     return result;
   }
 
+  /** One run with caller-made feeds, every output fetched (the device-state loop: src/engine/device-kv.ts). */
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return (await this.session.run(feeds)) as Record<string, Tensor>;
+  }
+
   async release(): Promise<void> {
+    await this.uploads?.release();
     await this.session.release();
   }
 }

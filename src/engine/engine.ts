@@ -5,6 +5,7 @@
 import { loadCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
+import type { DeviceStateChoice } from './device-kv';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
 import type { WeightFormat } from '../../kernels/quantized-linear';
@@ -29,6 +30,8 @@ export interface EngineOptions {
   weightBits?: WeightBits | 'auto';
   /** MatMulNBits accuracy level for quantized weights (benchmarks compare them). */
   weightAccuracyLevel?: 0 | 4;
+  /** State that stays on the device (src/engine/device-kv.ts): 'auto' (WebGPU) unless told; 'on' forces it. */
+  deviceState?: DeviceStateChoice;
 }
 
 export class Engine {
@@ -38,6 +41,8 @@ export class Engine {
     readonly session: DecoderSession,
     readonly fim: FimTemplate | null,
     readonly cacheDir: string,
+    /** Passed on to the cache's query sessions, so completions over a repository follow the engine's choice. */
+    readonly deviceState: DeviceStateChoice,
   ) {}
 
   static async load(options: EngineOptions = {}): Promise<Engine> {
@@ -56,8 +61,10 @@ export class Engine {
       log: options.log,
       warn: options.warn,
       threads: options.threads,
+      deviceState: options.deviceState,
     });
-    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
+    const deviceState = options.deviceState ?? 'auto';
+    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir, deviceState);
   }
 
   /**

@@ -25,10 +25,22 @@ export interface ProviderContext {
   cacheDir?: string;
   /** Always shown (the CLI prints it without -v): an explicit GPU choice that fell back to CPU. */
   warn?: Logger;
+  /**
+   * Outputs to keep on the device, per provider (state that stays on the device: src/engine/device-kv.ts); the
+   * node binding's 'gpu-buffer' is WebGPU's buffer, and on the CPU provider such outputs are ordinary tensors.
+   */
+  outputLocation?: (provider: ExecutionProvider) => ort.InferenceSession.SessionOptions['preferredOutputLocation'];
 }
 
-function sessionOptions(provider: string, threads: number | undefined): ort.InferenceSession.SessionOptions {
+export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
+
+function sessionOptions(
+  provider: string,
+  threads: number | undefined,
+  outputLocation: ort.InferenceSession.SessionOptions['preferredOutputLocation'],
+): ort.InferenceSession.SessionOptions {
   return {
+    ...(outputLocation ? { preferredOutputLocation: outputLocation } : {}),
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     // Errors from a provider that cannot start are reported by us, once, in plain words; keep ORT's native
@@ -46,8 +58,9 @@ function reason(err: unknown): string {
   return msg.split('\n')[0]!.slice(0, 200);
 }
 
+/** `modelPath` may depend on the provider that is tried (the device-state graph variant is for GPU providers). */
 export async function createSession(
-  modelPath: string,
+  modelPath: string | ((provider: ExecutionProvider) => string),
   preference: ProviderPreference,
   log: Logger,
   threads?: number,
@@ -77,7 +90,9 @@ export async function createSession(
       }
     }
     try {
-      const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads));
+      const pathFor = typeof modelPath === 'string' ? modelPath : modelPath(provider);
+      const options = sessionOptions(provider, threads, context.outputLocation?.(provider));
+      const session = await ort.InferenceSession.create(pathFor, options);
       attempts.push(`${provider}: selected`);
       log(`execution provider: ${provider} (${attempts.join('; ')})`);
       if (preference !== 'auto' && provider !== preference)
