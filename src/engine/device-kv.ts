@@ -18,6 +18,16 @@ import type { ExecutionProvider } from './providers';
 /** 'auto': on for WebGPU; 'on' forces it (also on the CPU); 'off' keeps the host path everywhere. */
 export type DeviceStateChoice = 'auto' | 'on' | 'off';
 
+/**
+ * REPOKV_DEVICE_STATE=auto|on|off: the choice for commands that have no option of their own (the CLI, the GPU
+ * measurement script comparing both paths); unset = undefined (the caller's default).
+ */
+export function deviceStateFromEnv(value = process.env.REPOKV_DEVICE_STATE): DeviceStateChoice | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'auto' || value === 'on' || value === 'off') return value;
+  throw new Error(`REPOKV_DEVICE_STATE must be auto, on or off (got "${value}")`);
+}
+
 export function useDeviceState(choice: DeviceStateChoice, provider: ExecutionProvider): boolean {
   return choice === 'on' || (choice === 'auto' && provider === 'webgpu');
 }

@@ -5,7 +5,7 @@
 import { loadCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
-import type { DeviceStateChoice } from './device-kv';
+import { type DeviceStateChoice, deviceStateFromEnv } from './device-kv';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
 import type { WeightFormat } from '../../kernels/quantized-linear';
@@ -30,7 +30,10 @@ export interface EngineOptions {
   weightBits?: WeightBits | 'auto';
   /** MatMulNBits accuracy level for quantized weights (benchmarks compare them). */
   weightAccuracyLevel?: 0 | 4;
-  /** State that stays on the device (src/engine/device-kv.ts): 'auto' (WebGPU) unless told; 'on' forces it. */
+  /**
+   * State that stays on the device (src/engine/device-kv.ts): 'on' forces it (also on the CPU), 'off' keeps the
+   * host path; default REPOKV_DEVICE_STATE, else 'auto' (on for WebGPU).
+   */
   deviceState?: DeviceStateChoice;
 }
 
@@ -54,6 +57,7 @@ export class Engine {
     const weights = weightFormat(checkpoint.config, options.weightBits, options.weightAccuracyLevel);
     const variant = { ...(options.variant ?? { exposeHiddenStates: false }), ...(weights ? { weights } : {}) };
     options.log?.(`weights: ${weights ? `${weights.bits}-bit MatMulNBits blocks` : 'exact (checkpoint, fp32)'}`);
+    const deviceState = options.deviceState ?? deviceStateFromEnv() ?? 'auto';
     const session = await DecoderSession.create(checkpoint, {
       provider: options.provider ?? 'auto',
       cacheDir,
@@ -61,9 +65,8 @@ export class Engine {
       log: options.log,
       warn: options.warn,
       threads: options.threads,
-      deviceState: options.deviceState,
+      deviceState,
     });
-    const deviceState = options.deviceState ?? 'auto';
     return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir, deviceState);
   }
 

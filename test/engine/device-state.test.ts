@@ -6,6 +6,7 @@ import { Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DecoderSession } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
+import { deviceStateFromEnv, useDeviceState } from '../../src/engine/device-kv';
 import { generate } from '../../src/engine/generate';
 import { PlainKvCache } from '../../src/engine/kv-cache';
 import { CODER_MODEL, TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
@@ -48,6 +49,19 @@ function countPresentReads(session: DecoderSession): { reads: number } {
   };
   return counter;
 }
+
+describe('device state choice', () => {
+  it('is on for WebGPU by default, forced by "on", never with "off"; the variable is checked', () => {
+    expect(useDeviceState('auto', 'webgpu')).toBe(true);
+    expect(useDeviceState('auto', 'cpu')).toBe(false);
+    expect(useDeviceState('auto', 'cuda')).toBe(false); // no device-located outputs for CUDA in onnxruntime-node
+    expect(useDeviceState('on', 'cpu')).toBe(true);
+    expect(useDeviceState('off', 'webgpu')).toBe(false);
+    expect(deviceStateFromEnv(undefined)).toBeUndefined();
+    expect(deviceStateFromEnv('off')).toBe('off');
+    expect(() => deviceStateFromEnv('yes')).toThrow(/REPOKV_DEVICE_STATE must be auto, on or off \(got "yes"\)/);
+  });
+});
 
 describe.each([
   ['tiny-coder', TINY_MODEL],
