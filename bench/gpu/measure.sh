@@ -15,6 +15,10 @@
 #             bits 4 and 32, WebGPU and CPU (target: <= 150 ms on the H200 through WebGPU); the second run of a pair
 #             is the figure (the first builds shaders and warms up);
 #   complete: tiny-coder, test/e2e/workspace indexed, one completion with the repository cached, WebGPU vs CPU;
+#   device-state: state on the device (issue 11 item 2; on by default on WebGPU, so generate and complete above run
+#             it): bench device-state, the host path against the device-state path interleaved in one process,
+#             1,061 random prompt tokens + 32 greedy, 4-bit weights; plus one generate and one complete on the host
+#             path (REPOKV_DEVICE_STATE=off) to compare with the figures measured before it existed;
 #   engine:   bench engine at 1,024 tokens of context, prefill and decode tokens/s, if time is left.
 set -x
 OUT=${OUT:-/tmp/out}
@@ -62,10 +66,14 @@ if [ -z "${MEASURE_MODEL:-}" ]; then
 fi
 
 # 2. Graphs for both weight precisions, built once on the CPU provider (the graph cache is shared by providers),
-# in parallel: the 4-bit build is single-threaded quantization, the exact one mostly writing 2 GB.
+# in parallel: the 4-bit build is single-threaded quantization, the exact one mostly writing 2 GB. Each also in its
+# device-state variant (REPOKV_DEVICE_STATE=on builds it on the CPU), which WebGPU runs by default: built here, not
+# inside a timed WebGPU step.
 for bits in 4 32; do
-  step "build-w$bits" 200 node dist/cli.js generate --model "$CKPT" --provider cpu --weight-bits "$bits" \
-    --prompt "def f(" --max-tokens 1 --json &
+  for state in off on; do
+    step "build-w$bits-state-$state" 200 env REPOKV_DEVICE_STATE=$state node dist/cli.js generate --model "$CKPT" \
+      --provider cpu --weight-bits "$bits" --prompt "def f(" --max-tokens 1 --json &
+  done
 done
 wait
 
@@ -80,6 +88,17 @@ for provider in $PROVIDERS; do
   done
 done
 
+# 3b. State on the device: host path vs device-state path in one process (interleaved runs, medians, same-token
+# check), then the host path through the CLI once (the generate steps above ran the device-state default).
+for provider in $PROVIDERS; do
+  step "device-state-$provider-w4" "$STEP_S" node dist/bench.js device-state --model "$CKPT" --provider "$provider" \
+    --weight-bits 4 --context 1061 --tokens 32 --runs 3 --json
+  [ "$provider" = cpu ] && continue # the CPU's default is the host path: the generate steps measured it
+  step "generate-$provider-w4-hostpath" "$STEP_S" env REPOKV_DEVICE_STATE=off node dist/cli.js generate \
+    --model "$CKPT" --provider "$provider" --weight-bits 4 --prompt-file "$PROMPT" --max-tokens 32 --temperature 0 \
+    --json -v
+done
+
 # 4. complete with the repository cached (tiny-coder, the e2e workspace), per provider in its own cache.
 for provider in $PROVIDERS; do
   export REPOKV_CACHE_DIR=/tmp/repokv-gpu-cache-$provider
@@ -88,6 +107,9 @@ for provider in $PROVIDERS; do
     step "complete-$provider-r$run" 40 node dist/cli.js complete workspace --model "$TOK" --provider "$provider" \
       --file src/main.ts --line 7 --character 0 --json
   done
+  [ "$provider" = cpu ] && continue
+  step "complete-$provider-hostpath" 40 env REPOKV_DEVICE_STATE=off node dist/cli.js complete workspace --model "$TOK" \
+    --provider "$provider" --file src/main.ts --line 7 --character 0 --json
 done
 export REPOKV_CACHE_DIR=/tmp/repokv-gpu-cache
 
