@@ -16,6 +16,12 @@ export const PRESENT_LAYOUT = {
   tokenAxis: 0,
   /** Dims of a full present of `tokens` tokens for `kvHeads` heads of `headDim`, in the past's layout. */
   dims: (tokens: Dim, kvHeads: number, headDim: number): Dim[] => [tokens, kvHeads, headDim],
+  /**
+   * A present's tokens from `from` on, as token-major host rows [tokens, kvHeads, headDim] (what the host cache
+   * and the plain graph's chunk outputs hold). Token-major: a copy of the tail.
+   */
+  rowsFrom: (present: Float32Array, from: number, kvHeads: number, headDim: number): Float32Array =>
+    present.slice(from * kvHeads * headDim),
 } as const;
 
 /** The past with the chunk's rows after it: what the next step attends to. */

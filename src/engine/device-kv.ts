@@ -67,7 +67,8 @@ export async function chunkOnHost(
     }
     const all = (await t.getData()) as Float32Array;
     const tokens = all.length / row - pastLength;
-    result[name] = new Tensor('float32', all.slice(pastLength * row), [tokens, config.numKvHeads, config.headDim]);
+    const rows = PRESENT_LAYOUT.rowsFrom(all, pastLength, config.numKvHeads, config.headDim);
+    result[name] = new Tensor('float32', rows, [tokens, config.numKvHeads, config.headDim]);
     t.dispose();
   }
   return result;
@@ -134,10 +135,10 @@ export class DeviceKv {
   async writeBack(cache: PlainKvCache): Promise<void> {
     if (cache.length !== this.initial) throw new Error('internal error: write-back into a cache that has changed');
     const { numLayers, numKvHeads, headDim } = this.session.config;
-    const row = numKvHeads * headDim;
     const added = this.used - this.initial;
     if (added === 0) return;
-    const tail = async (t: Tensor) => ((await t.getData()) as Float32Array).subarray(this.initial * row);
+    const tail = async (t: Tensor) =>
+      PRESENT_LAYOUT.rowsFrom((await t.getData()) as Float32Array, this.initial, numKvHeads, headDim);
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < numLayers; l++) {

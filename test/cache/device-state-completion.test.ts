@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheConfig, DEFAULT_CACHE_CONFIG } from '../../src/cache/cache-config';
 import { RepositoryCache } from '../../src/cache/repository-cache';
@@ -86,6 +87,12 @@ describe.each([
     }
     expect(new Set(get.mock.contexts).size).toBe(1); // one query session holds the uploads
     expect(uploads).toEqual([1, 1, 1, 2, 3]);
+    // The same tensors while the selection held; released when it changed; the last selection's still live.
+    const blocks = await Promise.all(get.mock.results.map((r) => r.value as Promise<Record<string, Tensor>>));
+    expect(blocks[1]).toBe(blocks[0]);
+    expect(blocks[2]).toBe(blocks[0]);
+    expect(Object.values(blocks[0]!).every((t) => t.location === 'none')).toBe(true);
+    expect(Object.values(blocks[4]!).every((t) => t.location === 'cpu')).toBe(true);
     expect(expected.some((t) => t.length > 0)).toBe(true);
     await deviceCache.dispose();
     get.mockRestore();

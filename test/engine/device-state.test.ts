@@ -118,17 +118,25 @@ describe.each([
     }
   });
 
-  it('forward on a device-state session returns the chunk rows as the plain graph does', async () => {
+  it('forward on a device-state session returns the chunk rows as the plain graph does, over a past too', async () => {
     const ids = host.encode(PROMPT).slice(0, 10);
-    const positions = ids.map((_, i) => i);
-    const a = await host.session.forward({ ids, positions, past: emptyPast(), logitIndex: [9] });
-    const b = await device.session.forward({ ids, positions, past: emptyPast(), logitIndex: [9] });
-    expect(b.keys[0]!.length).toBe(a.keys[0]!.length);
-    expect(Array.from(b.keys[1]!)).toEqual(Array.from(a.keys[1]!));
+    const { numLayers, numKvHeads, headDim } = host.config;
+    const past = new PlainKvCache(numLayers, numKvHeads * headDim);
+    const first = await host.session.forward({
+      ids: ids.slice(0, 6),
+      positions: [0, 1, 2, 3, 4, 5],
+      past,
+      logitIndex: [5],
+    });
+    past.append(first.keys, first.values, 6);
+    const rest = { ids: ids.slice(6), positions: [6, 7, 8, 9], past, logitIndex: [3] };
+    const a = await host.session.forward(rest);
+    const b = await device.session.forward(rest);
+    expect(b.keys[0]!.length).toBe(4 * numKvHeads * headDim);
+    for (let l = 0; l < numLayers; l++) {
+      expect(Array.from(b.keys[l]!)).toEqual(Array.from(a.keys[l]!));
+      expect(Array.from(b.values[l]!)).toEqual(Array.from(a.values[l]!));
+    }
     expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
   });
 });
-
-function emptyPast() {
-  return { length: 0, keysView: () => new Float32Array(0), valuesView: () => new Float32Array(0) };
-}
