@@ -7,7 +7,7 @@ import { Tensor } from 'onnxruntime-node';
 import type { Checkpoint } from './checkpoint-types';
 import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph-cache';
 import type { ModelConfig } from './model-config';
-import { chunkOnHost, deviceLocations, type DeviceStateChoice, useDeviceState } from './device-kv';
+import { chunkOnHost, deviceLocations, type DeviceStateChoice, useDeviceState } from './device-outputs';
 import { DeviceUploads } from './device-uploads';
 import { createSession, type Logger, type ProviderPreference } from './providers';
 
@@ -96,7 +96,8 @@ export class DecoderSession {
     const warn = options.warn ?? log;
     // The graph depends on the provider tried: the device-state variant where state stays on the device.
     const device = (p: 'cuda' | 'webgpu' | 'cpu') => useDeviceState(options.deviceState ?? 'auto', p);
-    const variantFor = (p: 'cuda' | 'webgpu' | 'cpu') => (device(p) ? { ...variant, deviceState: true } : variant);
+    const deviceVariant = { ...variant, deviceState: true };
+    const variantFor = (p: 'cuda' | 'webgpu' | 'cpu') => (device(p) ? deviceVariant : variant);
     const tried = new Set<GraphVariant>();
     const modelPath = (p: 'cuda' | 'webgpu' | 'cpu') => {
       tried.add(variantFor(p));

@@ -5,7 +5,7 @@
 import { loadCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
-import { type DeviceStateChoice, deviceStateFromEnv } from './device-kv';
+import { type DeviceStateChoice, deviceStateFromEnv } from './device-outputs';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
 import type { WeightFormat } from '../../kernels/quantized-linear';

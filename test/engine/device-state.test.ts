@@ -6,7 +6,7 @@ import { Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DecoderSession } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
-import { deviceStateFromEnv, useDeviceState } from '../../src/engine/device-kv';
+import { deviceStateFromEnv, useDeviceState } from '../../src/engine/device-outputs';
 import { generate } from '../../src/engine/generate';
 import { PlainKvCache } from '../../src/engine/kv-cache';
 import { CODER_MODEL, TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
