@@ -7,8 +7,12 @@
  *
  * What counts as "unchanged" is the caller's selection: a list of objects compared by identity (the repository
  * cache's selected segments, which are never modified in place). A new selection releases the old tensors.
+ *
+ * The same kind of tiny session cuts device tensors to their first tokens (`truncate`): a kept prompt's state is
+ * shortened on the device for the next keystroke instead of going to the host and back.
  */
 import * as ort from 'onnxruntime-node';
+import { PRESENT_LAYOUT } from '../../kernels/device-state';
 import { encodeModel, type Dim, TensorDataType } from '../../kernels/onnx-proto';
 import type { ExecutionProvider } from './providers';
 
@@ -54,6 +58,49 @@ function identityModel(feeds: Record<string, ort.Tensor>): Uint8Array {
   });
 }
 
+/** `count` float tensors in the present's layout cut to their first `keep` tokens: `x.i` → `device/x.i`. */
+function truncateModel(count: number, rank: number): Uint8Array {
+  const value = (name: string) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: TensorDataType.FLOAT,
+        shape: { dim: Array.from({ length: rank }, (_, i) => ({ dimParam: `${name}#${i}` })) },
+      },
+    },
+  });
+  const int64 = (name: string, v: number) => ({
+    name,
+    dims: [1],
+    dataType: TensorDataType.INT64,
+    rawData: new Uint8Array(BigInt64Array.of(BigInt(v)).buffer),
+  });
+  const names = Array.from({ length: count }, (_, i) => `x.${i}`);
+  return encodeModel({
+    irVersion: 9,
+    producerName: 'repokv',
+    producerVersion: '1',
+    opsetImport: [{ domain: '', version: 18 }],
+    metadataProps: [],
+    graph: {
+      name: 'repokv-truncate',
+      node: names.map((n) => ({
+        name: `truncate/${n}`,
+        opType: 'Slice',
+        input: [n, 'start', 'keep', 'axis'],
+        output: [`device/${n}`],
+        attribute: [],
+      })),
+      initializer: [int64('start', 0), int64('axis', PRESENT_LAYOUT.tokenAxis)],
+      input: [
+        ...names.map(value),
+        { name: 'keep', type: { tensorType: { elemType: TensorDataType.INT64, shape: { dim: [{ dimValue: 1 }] } } } },
+      ],
+      output: names.map((n) => value(`device/${n}`)),
+    },
+  });
+}
+
 function signature(feeds: Record<string, ort.Tensor>): string {
   return Object.keys(feeds)
     .sort()
@@ -92,11 +139,25 @@ export class DeviceUploads {
     return tensors;
   }
 
+  /** `tensors` (float, in the present's layout) cut on the device to their first `keep` tokens. */
+  async truncate(tensors: ort.Tensor[], keep: number): Promise<ort.Tensor[]> {
+    const session = this.session(`truncate:${tensors.length}:${tensors[0]?.dims.length ?? 0}`, () =>
+      truncateModel(tensors.length, tensors[0]?.dims.length ?? 0),
+    );
+    const feeds: Record<string, ort.Tensor> = { keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), [1]) };
+    tensors.forEach((t, i) => (feeds[`x.${i}`] = t));
+    const out = await (await session).run(feeds);
+    return tensors.map((_, i) => out[`device/x.${i}`]!);
+  }
+
   private sessionFor(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession> {
-    const key = signature(feeds);
+    return this.session(signature(feeds), () => identityModel(feeds));
+  }
+
+  private session(key: string, model: () => Uint8Array): Promise<ort.InferenceSession> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = ort.InferenceSession.create(identityModel(feeds), {
+      session = ort.InferenceSession.create(model(), {
         executionProviders: [this.provider],
         preferredOutputLocation: this.provider === 'webgpu' ? 'gpu-buffer' : 'cpu',
         logSeverityLevel: 4,

@@ -127,10 +127,10 @@ export async function generate(
   options: GenerateOptions,
   /**
    * The past to continue from, and where the run's keys and values go. On a device-state session
-   * (src/engine/device-kv.ts) it is uploaded once and brought up to date once, at the end; a run without one
-   * starts empty and reads nothing back.
+   * (src/engine/device-kv.ts) a host cache is uploaded once and brought up to date once, at the end; a `DeviceKv`
+   * is continued on the device and left to the caller; a run without one starts empty and reads nothing back.
    */
-  cache?: PlainKvCache,
+  cache?: PlainKvCache | DeviceKv,
 ): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new Error('cannot generate from an empty prompt');
   const started = performance.now();
@@ -144,13 +144,13 @@ export async function generate(
   const filter = new StopStringFilter(options.stopStrings?.filter((s) => s.length > 0) ?? []);
   const emit = (delta: string) => delta && options.onText?.(delta);
   const tokenIds: number[] = [];
-  const steps = session.deviceState
-    ? deviceSteps(session, cache, options)
-    : hostSteps(
-        session,
-        cache ?? new PlainKvCache(session.config.numLayers, session.config.numKvHeads * session.config.headDim),
-        options,
-      );
+  let steps: Steps;
+  if (session.deviceState) steps = deviceSteps(session, cache, options);
+  else if (cache instanceof DeviceKv) throw new Error('internal error: device state passed to a host-path session');
+  else {
+    const { numLayers, numKvHeads, headDim } = session.config;
+    steps = hostSteps(session, cache ?? new PlainKvCache(numLayers, numKvHeads * headDim), options);
+  }
   const finish = async (stopReason: StopReason, decodeStart: number): Promise<GenerateResult> => {
     await steps.finish();
     if (stopReason !== 'stop-string') emit(filter.push(stream.flush()).delta + filter.finish());
@@ -228,8 +228,14 @@ function hostSteps(session: DecoderSession, cache: PlainKvCache, options: Genera
   };
 }
 
-function deviceSteps(session: DecoderSession, cache: PlainKvCache | undefined, options: GenerateOptions): Steps {
-  const kv = new DeviceKv(session, cache ?? EMPTY_PAST, options.extraFeeds);
+function deviceSteps(
+  session: DecoderSession,
+  cache: PlainKvCache | DeviceKv | undefined,
+  options: GenerateOptions,
+): Steps {
+  const owned = !(cache instanceof DeviceKv);
+  const kv = cache instanceof DeviceKv ? cache : new DeviceKv(session, cache ?? EMPTY_PAST);
+  const extra = options.extraFeeds;
   // Greedy without a constraint needs only the argmax, which the graph computes: the logits stay on the device.
   const want = !((options.temperature ?? 0) > 0) && !options.constraint ? 'token' : 'logits';
   return {
@@ -246,13 +252,15 @@ function deviceSteps(session: DecoderSession, cache: PlainKvCache | undefined, o
           part,
           part.map((_, i) => firstPosition + start + i),
           want,
+          extra,
         );
       }
       return result;
     },
-    step: (id, position) => kv.step([id], [position], want),
+    step: (id, position) => kv.step([id], [position], want, extra),
     finish: async () => {
-      if (cache) await kv.writeBack(cache);
+      if (!owned) return;
+      if (cache) await kv.writeBack(cache as PlainKvCache);
       kv.dispose();
     },
   };

@@ -1,7 +1,8 @@
 /**
  * Completions over a cached repository with state on the device, forced on the CPU provider: the same text as
- * the host path, and the repository block uploaded once per selection (several decode steps and several
- * completions reuse it; another selection uploads again).
+ * the host path, the repository block uploaded once per selection (several decode steps and several
+ * completions reuse it; another selection uploads again), and the local prompt's state kept on the device from one
+ * keystroke to the next.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,6 +11,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheConfig, DEFAULT_CACHE_CONFIG } from '../../src/cache/cache-config';
 import { RepositoryCache } from '../../src/cache/repository-cache';
+import { DeviceKv } from '../../src/engine/device-kv';
 import { DeviceUploads } from '../../src/engine/device-uploads';
 import { Engine } from '../../src/engine/engine';
 import { CODER_MODEL, TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
@@ -78,6 +80,8 @@ describe.each([
     await hostCache.dispose();
 
     const get = vi.spyOn(DeviceUploads.prototype, 'get');
+    const writeBack = vi.spyOn(DeviceKv.prototype, 'writeBack');
+    const truncate = vi.spyOn(DeviceUploads.prototype, 'truncate');
     const deviceCache = await open(device);
     const uploads: number[] = [];
     for (const [i, r] of requests.entries()) {
@@ -86,6 +90,10 @@ describe.each([
       uploads.push((get.mock.contexts.at(-1) as DeviceUploads).uploads);
     }
     expect(new Set(get.mock.contexts).size).toBe(1); // one query session holds the uploads
+    // Keystrokes on one selection resume the previous request's state on the device: cut there, never read back.
+    expect(deviceCache.reusedPromptTokens).toBeGreaterThan(10);
+    expect(truncate).toHaveBeenCalled();
+    expect(writeBack).not.toHaveBeenCalled();
     expect(uploads).toEqual([1, 1, 1, 2, 3]);
     // The same tensors while the selection held; released when it changed; the last selection's still live.
     const blocks = await Promise.all(get.mock.results.map((r) => r.value as Promise<Record<string, Tensor>>));
@@ -96,5 +104,7 @@ describe.each([
     expect(expected.some((t) => t.length > 0)).toBe(true);
     await deviceCache.dispose();
     get.mockRestore();
+    writeBack.mockRestore();
+    truncate.mockRestore();
   });
 });
