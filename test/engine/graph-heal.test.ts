@@ -1,6 +1,6 @@
 /**
  * The graph cache heals itself: every graph variant the runtime builds (plain, scoring, fused capacity classes,
- * KIVI compressed attention, and whatever a later builder adds, found by listing the cache rather than named
+ * KIVI compressed attention, their device-state forms, and whatever a later builder adds, found by listing the cache rather than named
  * here) is damaged in turn (model.onnx and weights.bin, truncated and bit-flipped), and the next run rebuilds
  * it with one log line and reproduces the logits of the undamaged cache exactly.
  */
@@ -32,12 +32,20 @@ const SOURCES = [
 const LOCAL = '<|file_sep|>a/main.py\nfrom a.utils import normalize\n\n\ndef clean(lines):\n    return [';
 const TARGET = 'normalize(line) for line in lines]\n';
 
-/** Loads everything from the cache and computes logits through every graph variant; returns them and the log. */
+/**
+ * Loads everything from the cache and computes logits through every graph variant, the device-state ones (forced
+ * on the CPU) included; returns them and the log.
+ */
 async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   const lines: string[] = [];
-  const log = (l: string) => lines.push(l);
-  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log });
   const logits: number[][] = [];
+  for (const deviceState of ['off', 'on'] as const) await runEngine(deviceState, logits, lines);
+  return { logits, lines };
+}
+
+async function runEngine(deviceState: 'off' | 'on', logits: number[][], lines: string[]): Promise<void> {
+  const log = (l: string) => lines.push(l);
+  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log, deviceState });
   try {
     const plain = await engine.session.forward({
       ids: [1, 2, 3],
@@ -64,7 +72,6 @@ async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   } finally {
     await engine.dispose();
   }
-  return { logits, lines };
 }
 
 const graphDirs = () =>
@@ -101,8 +108,8 @@ describe('graph cache healing', () => {
   });
 
   it('the runtime built several variants that share one weights file', () => {
-    // plain, scoring, two fused capacity classes, the KIVI query graph
-    expect(dirs.length).toBeGreaterThanOrEqual(5);
+    // plain, scoring, two fused capacity classes, the KIVI query graph; and all but scoring in device-state form
+    expect(dirs.length).toBeGreaterThanOrEqual(9);
     expect(fs.readdirSync(path.join(cacheDir, 'graphs', 'weights')).filter((f) => f.endsWith('.bin'))).toHaveLength(1);
     for (const dir of dirs) expect(checkGraphDir(dir, true)).toBeNull();
   });
