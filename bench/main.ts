@@ -9,6 +9,7 @@ import { parseActivations } from '../src/engine/activations';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
 import { registerDecodeCacheCommand } from './decode-cache';
+import { benchDeviceState } from './device-state';
 import { registerGraphCheckCommand } from './graph-check';
 import { registerLineEndCommand } from './line-end';
 import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
@@ -207,6 +208,53 @@ program
         `complete latency: with the repository ${completionSummary(r.completeMs.withRepository)}; ` +
           `without ${completionSummary(r.completeMs.withoutRepository)} (${r.completeMs.withRepository.length} positions)`,
       );
+    },
+  );
+
+program
+  .command('device-state')
+  .description('greedy decode with state on the device vs the host path, interleaved (issue 11)')
+  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .option('--context <n>', 'prompt tokens (random ids)', '512')
+  .option('--tokens <n>', 'generated tokens per run', '32')
+  .option('--runs <n>', 'runs per path (median reported)', '5')
+  .option('--weight-bits <n>', 'weight precision (default: the model size default)')
+  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
+  .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+  .option('--json', 'print raw JSON')
+  .action(
+    async (opts: {
+      model?: string;
+      context: string;
+      tokens: string;
+      runs: string;
+      weightBits?: string;
+      threads?: string;
+      provider: string;
+      json?: boolean;
+    }) => {
+      const r = await benchDeviceState({
+        model: opts.model,
+        provider: opts.provider as 'cpu' | 'webgpu' | 'cuda',
+        weightBits: opts.weightBits ? parseWeightBits(opts.weightBits) : undefined,
+        contextTokens: Number(opts.context),
+        tokens: Number(opts.tokens),
+        runs: Number(opts.runs),
+        threads: opts.threads ? Number(opts.threads) : undefined,
+      });
+      if (opts.json) {
+        console.log(JSON.stringify(r));
+        return;
+      }
+      console.log(`context ${r.contextTokens} tokens, ${r.tokens} generated, ${r.runs} interleaved runs (medians)\n`);
+      console.log('| path | provider | prefill ms | decode tok/s | total ms |');
+      console.log('|---|---|---:|---:|---:|');
+      for (const row of r.rows) {
+        console.log(
+          `| ${row.path} | ${row.provider} | ${fmt(row.prefillMs, 0)} | ${fmt(row.decodeTokensPerSec)} | ${fmt(row.totalMs, 0)} |`,
+        );
+      }
+      console.log(`\ndevice ÷ host decode tok/s: ${fmt(r.decodeRatio, 2)}x; same tokens: ${r.sameTokens}`);
     },
   );
 

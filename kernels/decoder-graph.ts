@@ -23,6 +23,7 @@ import {
   dequantizedBlockAttention,
   groupedQueryAttention,
 } from './attention';
+import { appendToPast, greedyToken, PRESENT_LAYOUT } from './device-state';
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
 import { checkFusedLayout, type FusedLayout, fusedBlockAttention, fusedBlockInputs } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
@@ -60,6 +61,12 @@ export interface DecoderGraphOptions {
    * float32 either way: it reads T rows per step, so quantizing it saves memory but no time.
    */
   weights?: WeightFormat;
+  /**
+   * State that stays on the device (kernels/device-state.ts): present_key/value.{i} are the full present (past
+   * and chunk joined, [P+T, kvHeads, headDim]) to be fed back as the next past, and next_token int64 [N] is the
+   * greedy choice per logits row.
+   */
+  deviceState?: boolean;
 }
 
 /** What the builder needs from a checkpoint: which tensors exist and their float32 data. */
@@ -179,12 +186,19 @@ export function buildDecoderGraph(
       if (options.scoringWindow) g.output(`prerope_key.${i}`, kBeforeRotary, FLOAT, ['T', KV, d]);
       const k = applyRotary(g, kBeforeRotary, rope, d); // [T, KV, d]
       const v = g.op('Reshape', [vFlat!, g.ints([0, KV, d])]);
-      g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
-      g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
       const past = {
         keys: g.input(`past_key.${i}`, FLOAT, [KV, 'P', d]),
         values: g.input(`past_value.${i}`, FLOAT, [KV, 'P', d]),
       };
+      if (options.deviceState) {
+        // A copy of the whole past per step: cheap on a GPU, and why the CPU keeps the host path.
+        const dims = PRESENT_LAYOUT.dims('S', KV, d);
+        g.output(`present_key.${i}`, appendToPast(g, past.keys, k), FLOAT, dims);
+        g.output(`present_value.${i}`, appendToPast(g, past.values, v), FLOAT, dims);
+      } else {
+        g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
+        g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
+      }
       const shape = { numHeads: H, numKvHeads: KV, headDim: d };
       dims ??= attentionDims(g, shape, past.keys, inputIds);
       const fusedBlock = options.fused && fusedBlockInputs(g, i, options.fused, apeInverseTemperature!, KV);
@@ -233,7 +247,9 @@ export function buildDecoderGraph(
     config.tieWordEmbeddings && headFormat.bits === 32
       ? { apply: (v: string) => g.op('Gemm', [v, embed], { transB: 1 }) }
       : projection(g, headName, [config.vocabSize, hiddenSize], () => weights.read(headName), headFormat);
-  g.output('logits', head.apply(normed), FLOAT, ['N', config.vocabSize]);
+  const logits = head.apply(normed);
+  g.output('logits', logits, FLOAT, ['N', config.vocabSize]);
+  if (options.deviceState) g.output('next_token', greedyToken(g, logits), INT64, ['N']);
   return g;
 }
 

@@ -8,6 +8,8 @@ import type { Checkpoint } from './checkpoint-types';
 import { ensureDecoderGraph, type GraphVariant, healDecoderGraph } from './graph-cache';
 import { activationsFor } from './activations';
 import type { ModelConfig } from './model-config';
+import { chunkOnHost, deviceLocations, type DeviceStateChoice, useDeviceState } from './device-outputs';
+import { DeviceUploads } from './device-uploads';
 import { createSession, type ExecutionProvider, type Logger, type ProviderPreference } from './providers';
 
 /**
@@ -81,7 +83,7 @@ export function causalBias(t: number, p: number): Float32Array {
   return bias;
 }
 
-function int64(values: ArrayLike<number>): Tensor {
+export function int64(values: ArrayLike<number>): Tensor {
   const a = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) a[i] = BigInt(values[i]!);
   return new Tensor('int64', a, [values.length]);
@@ -97,6 +99,8 @@ export interface SessionOptions {
   /** Always-shown warnings (an explicit GPU provider that fell back to CPU); default: `log`. */
   warn?: Logger;
   threads?: number;
+  /** Keep the KV cache and the repository block on the device (src/engine/device-kv.ts); default 'auto'. */
+  deviceState?: DeviceStateChoice;
 }
 
 export class DecoderSession {
@@ -106,32 +110,51 @@ export class DecoderSession {
     readonly provider: string,
     readonly providerAttempts: string[],
     readonly variant: GraphVariant,
+    /** Inputs uploaded once and reused (the repository block): only for a device-state session. */
+    readonly uploads: DeviceUploads | null,
   ) {}
+
+  /** Whether this session runs the device-state graph (full present out, fed back by src/engine/device-kv.ts). */
+  get deviceState(): boolean {
+    return this.uploads !== null;
+  }
 
   static async create(checkpoint: Checkpoint, options: SessionOptions): Promise<DecoderSession> {
     const log = options.log ?? (() => {});
     const variant = options.variant ?? { exposeHiddenStates: false };
     const warn = options.warn ?? log;
-    const variantOn = (provider: ExecutionProvider) =>
-      options.activations === 'auto' ? activationsFor(variant, provider) : variant;
+    // The graph depends on the provider tried: fp16 activations on GPU providers (`auto`), and the device-state
+    // variant where state stays on the device.
+    const device = (p: ExecutionProvider) => useDeviceState(options.deviceState ?? 'auto', p);
+    const variantOn = (p: ExecutionProvider) => {
+      const v = options.activations === 'auto' ? activationsFor(variant, p) : variant;
+      return device(p) ? { ...v, deviceState: true } : v;
+    };
     // The quick check trusts files whose stat has not changed since they were hashed; a graph that still fails to
     // open gets the full check (heal), and one retry if that found (and repaired) damage.
     const choice = await createSession(
       {
-        pathFor: (provider) => ensureDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn),
-        heal: (provider) => healDecoderGraph(checkpoint, variantOn(provider), options.cacheDir, log, warn),
+        pathFor: (p) => ensureDecoderGraph(checkpoint, variantOn(p), options.cacheDir, log, warn),
+        heal: (p) => healDecoderGraph(checkpoint, variantOn(p), options.cacheDir, log, warn),
       },
       options.provider,
       log,
       options.threads,
-      { cacheDir: options.cacheDir, warn },
+      {
+        cacheDir: options.cacheDir,
+        warn,
+        outputLocation: (p) => (device(p) ? deviceLocations(checkpoint.config.numLayers) : undefined),
+      },
     );
+    const onDevice = device(choice.provider);
+    if (onDevice) log(`state stays on the device (${choice.provider})`);
     return new DecoderSession(
       checkpoint.config,
       choice.session,
       choice.provider,
       choice.attempts,
       variantOn(choice.provider),
+      onDevice ? new DeviceUploads(choice.provider) : null,
     );
   }
 
@@ -143,9 +166,11 @@ export class DecoderSession {
       throw new Error(`internal error: ${t} ids but ${input.positions.length} positions`);
     const bias = input.bias ?? causalBias(t, p);
     if (bias.length !== t * (p + t)) throw new Error(`internal error: attention bias must be [${t}, ${p + t}]`);
-    // Outputs that span the past (the eviction scorer's) must not include padding: that variant gets a compact
-    // copy, a cost beside the prefill it runs with. Every other variant reads the cache's buffers in place.
-    const compact = this.variant.scoringWindow !== undefined && input.past.capacity !== p;
+    // Outputs that span the past (the eviction scorer's, a device-state session's full present) must not include
+    // padding: those variants get a compact copy, a cost beside the prefill they run with. Every other variant
+    // reads the cache's buffers in place.
+    const spansPast = this.variant.scoringWindow !== undefined || this.deviceState;
+    const compact = spansPast && input.past.capacity !== p;
     const slots = compact ? p : input.past.capacity;
     const feeds: Record<string, Tensor> = {
       ...input.extraFeeds,
@@ -161,7 +186,8 @@ export class DecoderSession {
       feeds[`past_key.${l}`] = new Tensor('float32', keys, dims);
       feeds[`past_value.${l}`] = new Tensor('float32', values, dims);
     }
-    const out = await this.session.run(feeds);
+    let out = await this.session.run(feeds);
+    if (this.deviceState) out = await chunkOnHost(out, p, this.config);
     const data = (name: string) => out[name]!.data as Float32Array;
     const result: ForwardOutput = {
       outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array])),
@@ -176,7 +202,13 @@ export class DecoderSession {
     return result;
   }
 
+  /** One run with caller-made feeds, every output fetched (the device-state loop: src/engine/device-kv.ts). */
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return (await this.session.run(feeds)) as Record<string, Tensor>;
+  }
+
   async release(): Promise<void> {
+    await this.uploads?.release();
     await this.session.release();
   }
 }

@@ -5,6 +5,7 @@
 import { loadCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
+import { type DeviceStateChoice, deviceStateFromEnv } from './device-outputs';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
 import type { WeightFormat } from '../../kernels/quantized-linear';
@@ -32,6 +33,11 @@ export interface EngineOptions {
   weightAccuracyLevel?: 0 | 4;
   /** 'auto' or absent: fp16 activations on GPU providers, float32 on the CPU (src/engine/activations.ts). */
   activations?: ActivationPreference;
+  /**
+   * State that stays on the device (src/engine/device-kv.ts): 'on' forces it (also on the CPU), 'off' keeps the
+   * host path; default REPOKV_DEVICE_STATE, else 'auto' (on for WebGPU).
+   */
+  deviceState?: DeviceStateChoice;
 }
 
 export class Engine {
@@ -41,6 +47,8 @@ export class Engine {
     readonly session: DecoderSession,
     readonly fim: FimTemplate | null,
     readonly cacheDir: string,
+    /** Passed on to the cache's query sessions, so completions over a repository follow the engine's choice. */
+    readonly deviceState: DeviceStateChoice,
   ) {}
 
   static async load(options: EngineOptions = {}): Promise<Engine> {
@@ -56,6 +64,7 @@ export class Engine {
       activations,
     );
     options.log?.(`weights: ${weights ? `${weights.bits}-bit MatMulNBits blocks` : 'exact (checkpoint, fp32)'}`);
+    const deviceState = options.deviceState ?? deviceStateFromEnv() ?? 'auto';
     const session = await DecoderSession.create(checkpoint, {
       provider: options.provider ?? 'auto',
       cacheDir,
@@ -64,9 +73,10 @@ export class Engine {
       log: options.log,
       warn: options.warn,
       threads: options.threads,
+      deviceState,
     });
     options.log?.(`activations: ${session.variant.activations ?? 'float32'} on ${session.provider}`);
-    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
+    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir, deviceState);
   }
 
   /**

@@ -36,10 +36,20 @@ export interface ProviderContext {
   cacheDir?: string;
   /** Always shown (the CLI prints it without -v): an explicit GPU choice that fell back to CPU. */
   warn?: Logger;
+  /**
+   * Outputs to keep on the device, per provider (state that stays on the device: src/engine/device-kv.ts); the
+   * node binding's 'gpu-buffer' is WebGPU's buffer, and on the CPU provider such outputs are ordinary tensors.
+   */
+  outputLocation?: (provider: ExecutionProvider) => ort.InferenceSession.SessionOptions['preferredOutputLocation'];
 }
 
-function sessionOptions(provider: string, threads: number | undefined): ort.InferenceSession.SessionOptions {
+function sessionOptions(
+  provider: string,
+  threads: number | undefined,
+  outputLocation: ort.InferenceSession.SessionOptions['preferredOutputLocation'],
+): ort.InferenceSession.SessionOptions {
   return {
+    ...(outputLocation ? { preferredOutputLocation: outputLocation } : {}),
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     // Errors from a provider that cannot start are reported by us, once, in plain words; keep ORT's native
@@ -97,10 +107,12 @@ async function openOn(
   model: ModelSource,
   provider: ExecutionProvider,
   threads: number | undefined,
+  outputLocation: ort.InferenceSession.SessionOptions['preferredOutputLocation'],
 ): Promise<ort.InferenceSession> {
-  const options = sessionOptions(provider, threads);
+  const options = sessionOptions(provider, threads, outputLocation);
   if (typeof model === 'string') return ort.InferenceSession.create(model, options);
-  if (provider !== 'cpu') await (await ort.InferenceSession.create(startCheckModel(), options)).release();
+  const startCheck = sessionOptions(provider, threads, undefined);
+  if (provider !== 'cpu') await (await ort.InferenceSession.create(startCheckModel(), startCheck)).release();
   try {
     return await ort.InferenceSession.create(graphFor(model, provider), options);
   } catch (err) {
@@ -143,7 +155,7 @@ export async function createSession(
       }
     }
     try {
-      const session = await openOn(modelPath, provider, threads);
+      const session = await openOn(modelPath, provider, threads, context.outputLocation?.(provider));
       attempts.push(`${provider}: selected`);
       log(`execution provider: ${provider} (${attempts.join('; ')})`);
       if (preference !== 'auto' && provider !== preference)

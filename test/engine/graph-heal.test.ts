@@ -1,6 +1,6 @@
 /**
  * The graph cache heals itself: every graph variant the runtime builds (plain, scoring, fused capacity classes,
- * KIVI compressed attention, and whatever a later builder adds, found by listing the cache rather than named
+ * KIVI compressed attention, their device-state forms, and whatever a later builder adds, found by listing the cache rather than named
  * here) is damaged in turn (model.onnx and weights.bin, truncated and bit-flipped), and the next run rebuilds
  * it with one log line and reproduces the logits of the undamaged cache exactly. All of it twice: with float32
  * activations and with the fp16 graphs GPU providers run (kernels/float16-graph.ts), each in its own cache.
@@ -35,12 +35,23 @@ const SOURCES = [
 const LOCAL = '<|file_sep|>a/main.py\nfrom a.utils import normalize\n\n\ndef clean(lines):\n    return [';
 const TARGET = 'normalize(line) for line in lines]\n';
 
-/** Loads everything from the cache and computes logits through every graph variant; returns them and the log. */
+/**
+ * Loads everything from the cache and computes logits through every graph variant, the device-state ones (forced
+ * on the CPU) included; returns them and the log.
+ */
 async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   const lines: string[] = [];
-  const log = (l: string) => lines.push(l);
-  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log, activations });
   const logits: number[][] = [];
+  // The device-state forms are damaged with float32 activations only: each variant costs this file a full run per
+  // damage, and the fp16 pass treats the device-state outputs like any other (test/kernels/float16-graph.test.ts).
+  const states = activations === 'float32' ? (['off', 'on'] as const) : (['off'] as const);
+  for (const deviceState of states) await runEngine(deviceState, logits, lines);
+  return { logits, lines };
+}
+
+async function runEngine(deviceState: 'off' | 'on', logits: number[][], lines: string[]): Promise<void> {
+  const log = (l: string) => lines.push(l);
+  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log, activations, deviceState });
   try {
     const plain = await engine.session.forward({
       ids: [1, 2, 3],
@@ -67,7 +78,6 @@ async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   } finally {
     await engine.dispose();
   }
-  return { logits, lines };
 }
 
 const graphDirs = () =>
@@ -106,8 +116,8 @@ describe.each(['float32', 'float16'] as const)('graph cache healing (%s activati
   });
 
   it('the runtime built several variants that share one weights file', () => {
-    // plain, scoring, two fused capacity classes, the KIVI query graph
-    expect(dirs.length).toBeGreaterThanOrEqual(5);
+    // plain, scoring, two fused capacity classes, the KIVI query graph; and all but scoring in device-state form
+    expect(dirs.length).toBeGreaterThanOrEqual(9);
     expect(fs.readdirSync(path.join(cacheDir, 'graphs', 'weights')).filter((f) => f.endsWith('.bin'))).toHaveLength(1);
     for (const dir of dirs) expect(checkGraphDir(dir, true)).toBeNull();
   });
