@@ -51,7 +51,7 @@ export async function measureEngineThroughput(
   const random = seededRandom(1);
   for (const n of contexts) {
     const ids = Array.from({ length: n }, () => 10 + Math.floor(random() * (c.vocabSize - 100)));
-    const newCache = () => new PlainKvCache(c.numLayers, c.numKvHeads * c.headDim, n + decodeSteps + 1);
+    const newCache = () => new PlainKvCache(c.numLayers, c.numKvHeads, c.headDim, n + decodeSteps + 1);
     const prefillFlops =
       n * projectionFlopsPerToken(c) + attentionFlops(c, 0, n) + Math.ceil(n / chunk) * 2 * c.hiddenSize * c.vocabSize;
     const decodeFlops = projectionFlopsPerToken(c) + attentionFlops(c, n, 1) + 2 * c.hiddenSize * c.vocabSize;

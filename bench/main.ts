@@ -6,9 +6,11 @@ import '../src/engine/float16-workaround';
 import { Command, Option } from 'commander';
 import { OPERATOR_SETS, type OperatorSet } from '../kernels/decoder-ops';
 import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
+import { parseActivations } from '../src/engine/activations';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
 import { registerDecodeCacheCommand } from './decode-cache';
+import { benchDeviceState } from './device-state';
 import { registerGraphCheckCommand } from './graph-check';
 import { registerLineEndCommand } from './line-end';
 import { type WeightVariant, measureWeightVariants } from './weight-bits-throughput';
@@ -34,6 +36,7 @@ interface EngineBenchOptions {
   operators?: string;
   threads?: string;
   provider: string;
+  activations: string;
   json?: boolean;
 }
 
@@ -57,8 +60,10 @@ program
   .option('--operators <list>', 'operator sets to compare (onnx, contrib; default: the engine chooses)')
   .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
   .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+  .option('--activations <type>', 'auto (float16 on GPU providers), float32 or float16', 'auto')
   .option('--json', 'print raw JSON')
   .action(async (opts: EngineBenchOptions) => {
+    const activations = parseActivations(opts.activations);
     const probe = await MatMulProbe.create();
     const contexts = opts.contexts.split(',').map(Number);
     const levels = opts.accuracyLevel.split(',').map((l) => (Number(l) === 0 ? 0 : 4) as 0 | 4);
@@ -76,11 +81,12 @@ program
         weightAccuracyLevel: v.accuracyLevel,
         operators: v.operators,
         threads: opts.threads ? Number(opts.threads) : undefined,
+        activations,
       });
     const rows = await measureWeightVariants(variants, load, probe, contexts, Number(opts.runs), Number(opts.chunk));
     await probe.dispose();
     if (opts.json) {
-      console.log(JSON.stringify({ matmulN: probe.n, rows }));
+      console.log(JSON.stringify({ matmulN: probe.n, activations, rows }));
       return;
     }
     console.log(`runs: ${opts.runs} per row (medians); prefill chunk ${opts.chunk}; MatMul probe ${probe.n}³ fp32\n`);
@@ -161,6 +167,11 @@ program
   .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
   .option('--weight-bits <bits>', 'quantized weight bits (4 or 8)', '4')
   .option('--accuracy-level <n>', 'MatMulNBits accuracy_level (0 = float, 4 = int8)', '4')
+  .option(
+    '--activations <type>',
+    'activations of the compared graph: float32, float16 or float16-emulated (with --weight-bits 32: fp16 alone)',
+    'float32',
+  )
   .option('--operators <set>', "the quantized graph's operators (onnx or contrib; default: the engine chooses)")
   .option('--repo <dir>', "repository whose files are scored (default: this project's src/)", 'src')
   .option('--prefix-tokens <n>', 'tokens before the target', '768')
@@ -172,6 +183,7 @@ program
       model?: string;
       weightBits: string;
       accuracyLevel: string;
+      activations: string;
       operators?: string;
       repo: string;
       prefixTokens: string;
@@ -186,6 +198,7 @@ program
         provider: 'cpu',
         weightBits,
         weightAccuracyLevel: Number(opts.accuracyLevel) === 0 ? 0 : 4,
+        activations: parseActivations(opts.activations),
         operators: opts.operators ? operatorSetList(opts.operators)[0] : undefined,
       });
       const r = await benchWeightQuality(exact, quantized, weightBits, opts.repo, {
@@ -198,7 +211,9 @@ program
       await quantized.dispose();
       if (opts.json) {
         const operators = quantized.session.variant.operators ?? 'onnx';
-        console.log(JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel), operators }));
+        console.log(
+          JSON.stringify({ ...r, accuracyLevel: Number(opts.accuracyLevel), activations: opts.activations, operators }),
+        );
         return;
       }
       console.log('| weight bits | files | tokens | KL (nats) | NLL exact | NLL quantized |');
@@ -255,6 +270,53 @@ program
         `complete latency: with the repository ${completionSummary(r.completeMs.withRepository)}; ` +
           `without ${completionSummary(r.completeMs.withoutRepository)} (${r.completeMs.withRepository.length} positions)`,
       );
+    },
+  );
+
+program
+  .command('device-state')
+  .description('greedy decode with state on the device vs the host path, interleaved (issue 11)')
+  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .option('--context <n>', 'prompt tokens (random ids)', '512')
+  .option('--tokens <n>', 'generated tokens per run', '32')
+  .option('--runs <n>', 'runs per path (median reported)', '5')
+  .option('--weight-bits <n>', 'weight precision (default: the model size default)')
+  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
+  .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+  .option('--json', 'print raw JSON')
+  .action(
+    async (opts: {
+      model?: string;
+      context: string;
+      tokens: string;
+      runs: string;
+      weightBits?: string;
+      threads?: string;
+      provider: string;
+      json?: boolean;
+    }) => {
+      const r = await benchDeviceState({
+        model: opts.model,
+        provider: opts.provider as 'cpu' | 'webgpu' | 'cuda',
+        weightBits: opts.weightBits ? parseWeightBits(opts.weightBits) : undefined,
+        contextTokens: Number(opts.context),
+        tokens: Number(opts.tokens),
+        runs: Number(opts.runs),
+        threads: opts.threads ? Number(opts.threads) : undefined,
+      });
+      if (opts.json) {
+        console.log(JSON.stringify(r));
+        return;
+      }
+      console.log(`context ${r.contextTokens} tokens, ${r.tokens} generated, ${r.runs} interleaved runs (medians)\n`);
+      console.log('| path | provider | prefill ms | decode tok/s | total ms |');
+      console.log('|---|---|---:|---:|---:|');
+      for (const row of r.rows) {
+        console.log(
+          `| ${row.path} | ${row.provider} | ${fmt(row.prefillMs, 0)} | ${fmt(row.decodeTokensPerSec)} | ${fmt(row.totalMs, 0)} |`,
+        );
+      }
+      console.log(`\ndevice ÷ host decode tok/s: ${fmt(r.decodeRatio, 2)}x; same tokens: ${r.sameTokens}`);
     },
   );
 

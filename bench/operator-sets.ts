@@ -32,7 +32,14 @@ function stepInput(engine: Engine, tokens: number, past: number, seed: number): 
   return {
     ids: Array.from({ length: tokens }, () => Math.floor(random() * vocabSize)),
     positions: Array.from({ length: tokens }, (_, i) => past + i),
-    past: { length: past, keysView: (l) => keys[l]!, valuesView: (l) => values[l]! },
+    past: {
+      length: past,
+      capacity: past,
+      keysBuffer: (l) => keys[l]!,
+      valuesBuffer: (l) => values[l]!,
+      compactKeys: (l) => keys[l]!,
+      compactValues: (l) => values[l]!,
+    },
     logitIndex: [tokens - 1],
   };
 }

@@ -28,12 +28,14 @@ export interface WeightQualityResult {
   nllQuantized: number;
   tokens: number;
   files: number;
+  /** Largest |logit difference| over every scored position and vocabulary entry. */
+  maxAbsLogitDiff: number;
 }
 
 /** Logits [target, vocab] of `ids[prefix .. prefix+target)`'s predictions: the rows at positions prefix-1 .. end-2. */
 async function targetLogits(engine: Engine, ids: number[], prefix: number, chunk = 256): Promise<Float32Array> {
   const c = engine.config;
-  const cache = new PlainKvCache(c.numLayers, c.numKvHeads * c.headDim, ids.length);
+  const cache = new PlainKvCache(c.numLayers, c.numKvHeads, c.headDim, ids.length);
   const rows: Float32Array[] = [];
   for (let start = 0; start < ids.length - 1; start += chunk) {
     const end = Math.min(ids.length - 1, start + chunk);
@@ -71,6 +73,7 @@ export async function benchWeightQuality(
   const nllExact: number[] = [];
   const nllQuantized: number[] = [];
   let files = 0;
+  let maxAbsLogitDiff = 0;
   for (const f of [...scan.files].sort((a, b) => a.path.localeCompare(b.path))) {
     if (kl.length >= opts.minTokens) break;
     const header = exact.fim ? formatFileHeader(exact.fim, f.path) : '';
@@ -82,6 +85,7 @@ export async function benchWeightQuality(
     const p = await targetLogits(exact, used, prefixTokens);
     const q = await targetLogits(quantized, used, prefixTokens);
     kl.push(...klDivergence(p, q, vocab, targets.length));
+    for (let i = 0; i < p.length; i++) maxAbsLogitDiff = Math.max(maxAbsLogitDiff, Math.abs(p[i]! - q[i]!));
     nllExact.push(...nllFromLogits(p, vocab, targets));
     nllQuantized.push(...nllFromLogits(q, vocab, targets));
     files++;
@@ -99,5 +103,6 @@ export async function benchWeightQuality(
     nllQuantized: mean(nllQuantized),
     tokens: kl.length,
     files,
+    maxAbsLogitDiff,
   };
 }

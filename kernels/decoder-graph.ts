@@ -6,7 +6,7 @@
  *
  * Inputs (T = chunk length, P = past length, N = positions wanting logits):
  *   input_ids int64 [T], position_ids int64 [T], attention_bias float [T, P+T], logit_index int64 [N],
- *   past_key.{i} / past_value.{i} float [P, kvHeads, headDim] per layer;
+ *   past_key.{i} / past_value.{i} float [kvHeads, P, headDim] per layer (head-major: read in place, see attention.ts);
  *   with `compressed`: the repository block per layer (kernels/dequantize.ts layout), compressed_bias.{i}
  *   float [kvHeads, Sc_i], and ape_inverse_temperature float [1].
  * Outputs: logits [N, vocab]; present_key.{i} / present_value.{i} [T, kvHeads, headDim] (the chunk's own,
@@ -17,7 +17,14 @@
  *   and prerope_key.{i} [T, kvHeads, headDim] (keys before rotary, for caches that quantize those).
  */
 import type { ModelConfig } from '../src/engine/model-config';
-import { type CompressedBlock, dequantizedBlockAttention, groupedQueryAttention } from './attention';
+import {
+  type AttentionDims,
+  attentionDims,
+  type CompressedBlock,
+  dequantizedBlockAttention,
+  groupedQueryAttention,
+} from './attention';
+import { appendToPast, greedyToken, PRESENT_LAYOUT } from './device-state';
 import { dequantizeKeys, dequantizeValues, type StoredBits } from './dequantize';
 import { checkFusedLayout, type FusedLayout, fusedBlockAttention, fusedBlockInputs } from './fused-attention';
 import { GraphBuilder } from './graph-builder';
@@ -61,6 +68,12 @@ export interface DecoderGraphOptions {
    * fused contrib operators ('contrib'; kernels/decoder-ops.ts). The rest of the graph is the same either way.
    */
   operators?: OperatorSet;
+  /**
+   * State that stays on the device (kernels/device-state.ts): present_key/value.{i} are the full present (past
+   * and chunk joined, [P+T, kvHeads, headDim]) to be fed back as the next past, and next_token int64 [N] is the
+   * greedy choice per logits row.
+   */
+  deviceState?: boolean;
 }
 
 /** What the builder needs from a checkpoint: which tensors exist and their float32 data. */
@@ -154,6 +167,7 @@ export function buildDecoderGraph(
     };
   };
 
+  let dims: AttentionDims | undefined; // shared by every layer, built with the first
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
     currentFormat = layerFormat(i);
@@ -182,24 +196,32 @@ export function buildDecoderGraph(
         g.output(`prerope_key.${i}`, g.op('Reshape', [kFlat!, g.ints([0, KV, d])]), FLOAT, ['T', KV, d]);
       const k = ops.rotateChunk(kFlat!, KV); // [T, KV, d]
       const v = g.op('Reshape', [vFlat!, g.ints([0, KV, d])]);
-      g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
-      g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
       const past = {
-        keys: g.input(`past_key.${i}`, FLOAT, ['P', KV, d]),
-        values: g.input(`past_value.${i}`, FLOAT, ['P', KV, d]),
+        keys: g.input(`past_key.${i}`, FLOAT, [KV, 'P', d]),
+        values: g.input(`past_value.${i}`, FLOAT, [KV, 'P', d]),
       };
+      if (options.deviceState) {
+        // A copy of the whole past per step: cheap on a GPU, and why the CPU keeps the host path.
+        const dims = PRESENT_LAYOUT.dims('S', KV, d);
+        g.output(`present_key.${i}`, appendToPast(g, past.keys, k), FLOAT, dims);
+        g.output(`present_value.${i}`, appendToPast(g, past.values, v), FLOAT, dims);
+      } else {
+        g.output(`present_key.${i}`, k, FLOAT, ['T', KV, d]);
+        g.output(`present_value.${i}`, v, FLOAT, ['T', KV, d]);
+      }
       const shape = { numHeads: H, numKvHeads: KV, headDim: d };
+      dims ??= attentionDims(g, shape, past.keys, inputIds);
       const fusedBlock = options.fused && fusedBlockInputs(g, i, options.fused, apeInverseTemperature!, KV);
       const dequantized = compressedBlock(i);
       const block = fusedBlock
         ? fusedBlockAttention(g, shape, fusedBlock)
         : dequantized && dequantizedBlockAttention(g, dequantized);
-      const attn = groupedQueryAttention(g, shape, q, k, v, past, bias, block);
+      const attn = groupedQueryAttention(g, shape, dims, q, k, v, past, bias, block);
       const oWeight = proj(`${p}.self_attn.o_proj.weight`, [`${p}.self_attn.o_proj.weight`], [hiddenSize, H * d]);
       const oBias = optionalParam(`${p}.self_attn.o_proj.bias`, [hiddenSize]);
       const attnOut = oWeight.apply(attn.output, oBias);
       if (options.scoringWindow)
-        scorerOutputs(g, i, attn.probs, v, oWeight.floatWeight(), options.scoringWindow, { KV, G, d, hiddenSize });
+        scorerOutputs(g, i, attn.probs(), v, oWeight.floatWeight(), options.scoringWindow, { KV, G, d, hiddenSize });
       const post = param(`${p}.post_attention_layernorm.weight`, [hiddenSize]);
       const { normed: h2, sum: afterAttn } = ops.addNorm(x, attnOut, post);
 
@@ -243,7 +265,9 @@ export function buildDecoderGraph(
     config.tieWordEmbeddings && headFormat.bits === 32
       ? { apply: (v: string) => g.op('Gemm', [v, embed], { transB: 1 }) }
       : projection(g, headName, [config.vocabSize, hiddenSize], () => weights.read(headName), headFormat);
-  g.output('logits', head.apply(normed), FLOAT, ['N', config.vocabSize]);
+  const logits = head.apply(normed);
+  g.output('logits', logits, FLOAT, ['N', config.vocabSize]);
+  if (options.deviceState) g.output('next_token', greedyToken(g, logits), INT64, ['N']);
   return g;
 }
 

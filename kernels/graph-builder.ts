@@ -23,8 +23,21 @@ export interface WeightSource {
   dims: number[];
   /** Element type; default float32. */
   dataType?: TensorDataType;
-  /** Produces the data (float32, or uint8 for quantized codes); called once, while the weight file is written. */
-  read(): Float32Array | Uint8Array;
+  /**
+   * Produces the data (float32; float16 bits for FLOAT16; uint8 for quantized codes); called once, while the weight
+   * file is written.
+   */
+  read(): Float32Array | Uint16Array | Uint8Array;
+}
+
+/** The graph's parts as live arrays, for passes that rewrite a whole built graph (kernels/float16-graph.ts). */
+export interface GraphParts {
+  nodes: NodeJson[];
+  /** Small inline tensors (rawData). */
+  constants: TensorProtoJson[];
+  weights: WeightSource[];
+  inputs: ValueInfoJson[];
+  outputs: ValueInfoJson[];
 }
 
 export const ONNX_OPSET = 18;
@@ -73,6 +86,17 @@ export class GraphBuilder {
     } finally {
       this.scope = saved;
     }
+  }
+
+  /** The live parts of the graph: a pass may rewrite them in place before `save`. */
+  parts(): GraphParts {
+    return {
+      nodes: this.nodes,
+      constants: this.constants,
+      weights: this.weights,
+      inputs: this.inputs,
+      outputs: this.outputs,
+    };
   }
 
   input(name: string, elemType: TensorDataType, dims: Dim[]): string {
@@ -173,8 +197,10 @@ export class GraphBuilder {
             `internal error: weight ${w.name} has ${data.length} values, dims ${w.dims} need ${expected}`,
           );
         }
-        const wantFloat = (w.dataType ?? TensorDataType.FLOAT) === TensorDataType.FLOAT;
-        if (wantFloat !== data instanceof Float32Array) {
+        const type = w.dataType ?? TensorDataType.FLOAT;
+        const arrayType =
+          type === TensorDataType.FLOAT ? Float32Array : type === TensorDataType.FLOAT16 ? Uint16Array : Uint8Array;
+        if (!(data instanceof arrayType)) {
           throw new Error(`internal error: weight ${w.name} data does not match its element type ${w.dataType}`);
         }
         const pad = (WEIGHT_ALIGNMENT - (offset % WEIGHT_ALIGNMENT)) % WEIGHT_ALIGNMENT;

@@ -109,7 +109,7 @@ export function kiviBlock(engine: Engine, ctx: SyntheticContext, opts: DecodeCac
 /** A float32 plain past of `tokens` random tokens. */
 export function plainPast(engine: Engine, tokens: number): PlainKvCache {
   const { numLayers, numKvHeads: KV, headDim: d } = engine.config;
-  const cache = new PlainKvCache(numLayers, KV * d, tokens + 1);
+  const cache = new PlainKvCache(numLayers, KV, d, tokens + 1);
   const chunk = 4096;
   for (let at = 0; at < tokens; at += chunk) {
     const t = Math.min(chunk, tokens - at);

@@ -13,9 +13,15 @@
 # What it measures:
 #   generate: random-weight checkpoint of Qwen2.5-Coder-0.5B's shape, 1,061-token prompt + 32 greedy tokens, weight
 #             bits 4 and 32, WebGPU and CPU (target: <= 150 ms on the H200 through WebGPU); the second run of a pair
-#             is the figure (the first builds shaders and warms up);
+#             is the figure (the first builds shaders and warms up); on WebGPU both activation precisions, fp16
+#             (what `auto` runs there) and float32 (`--activations float32`), the CPU float32 only;
 #   complete: tiny-coder, test/e2e/workspace indexed, one completion with the repository cached, WebGPU vs CPU;
-#   engine:   bench engine at 1,024 tokens of context, prefill and decode tokens/s, if time is left.
+#   device-state: state on the device (issue 11 item 2; on by default on WebGPU, so generate and complete above run
+#             it): bench device-state, the host path against the device-state path interleaved in one process,
+#             1,061 random prompt tokens + 32 greedy, 4-bit weights; plus one generate and one complete on the host
+#             path (REPOKV_DEVICE_STATE=off) to compare with the figures measured before it existed;
+#   engine:   bench engine at 1,024 tokens of context, prefill and decode tokens/s (WebGPU: fp16, then float32
+#             activations), if time is left.
 set -x
 OUT=${OUT:-/tmp/out}
 REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -61,23 +67,46 @@ if [ -z "${MEASURE_MODEL:-}" ]; then
     --shape qwen2.5-coder-0.5b --out "$CKPT" --tokenizer-dir "$TOK"
 fi
 
-# 2. Graphs for both weight precisions, built once on the CPU provider (the graph cache is shared by providers),
-# in parallel: the 4-bit build is single-threaded quantization, the exact one mostly writing 2 GB.
+# 2. Graphs for both weight precisions, both activation precisions and both state paths, built once on the CPU
+# provider (the graph cache is shared by providers: the fp16 device-state graphs WebGPU's `auto` opens are built here
+# too, not inside a timed WebGPU step; REPOKV_DEVICE_STATE=on builds that variant on the CPU), in parallel: the 4-bit
+# builds are single-threaded quantization, the exact ones mostly writing 2 GB (1 GB in fp16).
 for bits in 4 32; do
-  step "build-w$bits" 200 node dist/cli.js generate --model "$CKPT" --provider cpu --weight-bits "$bits" \
-    --prompt "def f(" --max-tokens 1 --json &
+  for act in float32 float16; do
+    for state in off on; do
+      step "build-w$bits-$act-state-$state" 200 env REPOKV_DEVICE_STATE=$state node dist/cli.js generate \
+        --model "$CKPT" --provider cpu --weight-bits "$bits" --activations "$act" --prompt "def f(" --max-tokens 1 \
+        --json &
+    done
+  done
 done
 wait
 
-# 3. generate, most important first: WebGPU at 4 and 32 bits (two runs each), then the CPU on the same machine.
+# 3. generate, most important first: WebGPU at 4 and 32 bits with fp16 then float32 activations (two runs each),
+# then the CPU on the same machine (float32: what `auto` runs there).
 for provider in $PROVIDERS; do
   for bits in 4 32; do
-    for run in 1 2; do
-      [ "$provider" = cpu ] && [ "$run" = 1 ] && continue # the CPU needs no shader warm-up
-      step "generate-$provider-w$bits-r$run" "$STEP_S" node dist/cli.js generate --model "$CKPT" --provider "$provider" \
-        --weight-bits "$bits" --prompt-file "$PROMPT" --max-tokens 32 --temperature 0 --json -v
+    for act in float16 float32; do
+      [ "$provider" = cpu ] && [ "$act" = float16 ] && continue
+      for run in 1 2; do
+        [ "$provider" = cpu ] && [ "$run" = 1 ] && continue # the CPU needs no shader warm-up
+        step "generate-$provider-w$bits-$act-r$run" "$STEP_S" node dist/cli.js generate --model "$CKPT" \
+          --provider "$provider" --weight-bits "$bits" --activations "$act" --prompt-file "$PROMPT" --max-tokens 32 \
+          --temperature 0 --json -v
+      done
     done
   done
+done
+
+# 3b. State on the device: host path vs device-state path in one process (interleaved runs, medians, same-token
+# check), then the host path through the CLI once (the generate steps above ran the device-state default).
+for provider in $PROVIDERS; do
+  step "device-state-$provider-w4" "$STEP_S" node dist/bench.js device-state --model "$CKPT" --provider "$provider" \
+    --weight-bits 4 --context 1061 --tokens 32 --runs 3 --json
+  [ "$provider" = cpu ] && continue # the CPU's default is the host path: the generate steps measured it
+  step "generate-$provider-w4-hostpath" "$STEP_S" env REPOKV_DEVICE_STATE=off node dist/cli.js generate \
+    --model "$CKPT" --provider "$provider" --weight-bits 4 --prompt-file "$PROMPT" --max-tokens 32 --temperature 0 \
+    --json -v
 done
 
 # 4. complete with the repository cached (tiny-coder, the e2e workspace), per provider in its own cache.
@@ -88,13 +117,19 @@ for provider in $PROVIDERS; do
     step "complete-$provider-r$run" 40 node dist/cli.js complete workspace --model "$TOK" --provider "$provider" \
       --file src/main.ts --line 7 --character 0 --json
   done
+  [ "$provider" = cpu ] && continue
+  step "complete-$provider-hostpath" 40 env REPOKV_DEVICE_STATE=off node dist/cli.js complete workspace --model "$TOK" \
+    --provider "$provider" --file src/main.ts --line 7 --character 0 --json
 done
 export REPOKV_CACHE_DIR=/tmp/repokv-gpu-cache
 
 # 5. bench engine at 1,024 tokens of context (prefill and decode tokens/s), if time is left.
 for provider in $PROVIDERS; do
-  step "engine-$provider" 120 node dist/bench.js engine --model "$CKPT" --provider "$provider" --weight-bits 4,32 \
-    --contexts 1024 --runs 2 --json
+  for act in float16 float32; do
+    [ "$provider" = cpu ] && [ "$act" = float16 ] && continue
+    step "engine-$provider-$act" 120 node dist/bench.js engine --model "$CKPT" --provider "$provider" \
+      --activations "$act" --weight-bits 4,32 --contexts 1024 --runs 2 --json
+  done
 done
 
 echo done

@@ -5,9 +5,10 @@
  */
 import { Tensor } from 'onnxruntime-node';
 import type { DecoderSession } from '../engine/decoder-session';
+import { DeviceKv } from '../engine/device-kv';
 import { generate, type Detokenizer, type GenerateOptions, type GenerateResult } from '../engine/generate';
 import type { PlainKvCache } from '../engine/kv-cache';
-import type { Resume } from './local-reuse';
+import type { KvState, Resume } from './local-reuse';
 import type { RepositoryBlock } from './repository-block';
 
 export interface QueryContext {
@@ -20,6 +21,11 @@ export interface QueryContext {
   firstPosition: number;
   /** APE temperature on the attention to repository segments (1 = off). */
   apeTemperature: number;
+  /**
+   * The selected segments, compared by identity: while it is the same, a device-state session reuses the block
+   * it uploaded (src/engine/device-uploads.ts). Absent: uploaded for every request.
+   */
+  selection?: readonly unknown[];
 }
 
 function feedsOf(ctx: QueryContext): Record<string, Tensor> {
@@ -29,10 +35,18 @@ function feedsOf(ctx: QueryContext): Record<string, Tensor> {
   };
 }
 
+/** The block's feeds as the session wants them: host tensors, or device copies uploaded once per selection. */
+async function blockFeeds(ctx: QueryContext): Promise<Record<string, Tensor>> {
+  const uploads = ctx.session.uploads;
+  if (!uploads) return feedsOf(ctx);
+  return uploads.get([ctx.apeTemperature, ...(ctx.selection ?? [ctx.block])], () => feedsOf(ctx));
+}
+
 /**
  * Generates after `promptIds`. With `resume` (a cache already holding the sink and the first `resume.reused`
  * prompt tokens, computed over this same block) only the rest of the prompt is prefilled. The cache used is
- * `resume.cache` or a fresh clone of the sink; it is returned so the caller can keep it for the next request.
+ * `resume.cache` or a fresh one holding the sink (on the device for a device-state session); it is returned so the
+ * caller can keep it for the next request.
  */
 export async function generateInContext(
   ctx: QueryContext,
@@ -40,15 +54,21 @@ export async function generateInContext(
   promptIds: number[],
   options: GenerateOptions,
   resume: Resume | null = null,
-): Promise<GenerateResult & { cache: PlainKvCache }> {
+): Promise<GenerateResult & { cache: KvState }> {
   const reused = resume?.reused ?? 0;
   if (reused >= promptIds.length) throw new Error('internal error: a resumed prompt must leave a token to prefill');
-  const cache = resume?.cache ?? ctx.sink.clone(promptIds.length + options.maxTokens + 1);
+  // A device-state session keeps the request's state on the device, sink included (it goes up with the first
+  // step), so the next keystroke resumes there; otherwise a host clone of the sink.
+  const cache =
+    resume?.cache ??
+    (ctx.session.deviceState
+      ? new DeviceKv(ctx.session, ctx.sink)
+      : ctx.sink.clone(promptIds.length + options.maxTokens + 1));
   const result = await generate(
     ctx.session,
     detokenizer,
     promptIds.slice(reused),
-    { ...options, firstPosition: ctx.firstPosition + reused, extraFeeds: feedsOf(ctx) },
+    { ...options, firstPosition: ctx.firstPosition + reused, extraFeeds: await blockFeeds(ctx) },
     cache,
   );
   return { ...result, promptTokens: promptIds.length, cache };

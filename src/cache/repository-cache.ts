@@ -393,6 +393,7 @@ export class RepositoryCache {
   }
 
   async dispose(): Promise<void> {
+    this.localReuse.clear(); // a kept device state is freed while the session that made it still exists
     await this.runtime.dispose();
   }
 }

@@ -98,6 +98,8 @@ export class CacheRuntime {
       cacheDir: engine.cacheDir,
       variant: { ...engine.weights, exposeHiddenStates: false, scoringWindow: config.window },
       log,
+      // Segment prefill reads every output on the host: nothing to keep on the device.
+      deviceState: 'off',
     });
     const calibration = await calibrate(scoring, sink, (t) => engine.encode(t), config);
     log(
@@ -243,6 +245,7 @@ export class CacheRuntime {
         cacheDir: this.engine.cacheDir,
         variant: { ...this.engine.weights, exposeHiddenStates: false, compressed: this.blockLayout() },
         log: this.log,
+        deviceState: this.engine.deviceState,
       }),
     );
   }
@@ -260,6 +263,7 @@ export class CacheRuntime {
           fused: fusedGraphLayout(quant, Array<number>(this.engine.config.numLayers).fill(capacity)),
         },
         log: this.log,
+        deviceState: this.engine.deviceState,
       }),
     );
   }
@@ -283,7 +287,7 @@ export class CacheRuntime {
   async queryContext(segments: CachedSegment[]): Promise<QueryContext> {
     const sinkLength = this.sink.length;
     const longest = segments.reduce((m, s) => Math.max(m, s.tokens), 0);
-    const common = { sink: this.sink, apeTemperature: this.config.apeTemperature };
+    const common = { sink: this.sink, apeTemperature: this.config.apeTemperature, selection: segments };
     if (this.quantLayout === 'fused') {
       const fused = segments.map((s) => {
         if (!isFused(s)) throw new Error('internal error: a KIVI segment in a fused-layout query');

@@ -13,7 +13,7 @@ export function sinkIds(prefixIds: number[], sinkTokens: number): number[] {
 
 export async function prefillSink(session: DecoderSession, ids: number[]): Promise<PlainKvCache> {
   const { numLayers, numKvHeads, headDim } = session.config;
-  const cache = new PlainKvCache(numLayers, numKvHeads * headDim, Math.max(1, ids.length));
+  const cache = new PlainKvCache(numLayers, numKvHeads, headDim, Math.max(1, ids.length));
   if (ids.length > 0) await prefill(session, cache, ids, { firstPosition: 0 });
   return cache;
 }

@@ -1,6 +1,7 @@
 /** Options every command shares, parsed once, so that each command file only declares its own. */
 import { type Command, Option } from 'commander';
 import { parseWeightBits, type WeightBits } from '../../kernels/weight-quant';
+import { ACTIVATION_PREFERENCES, type ActivationPreference, parseActivations } from '../engine/activations';
 import { Engine } from '../engine/engine';
 import {
   DEFAULT_INDENT_HANDLING,
@@ -24,6 +25,7 @@ export interface CommonOptions {
   cacheDir?: string;
   verbose?: boolean;
   weightBits?: WeightBits | 'auto';
+  activations?: ActivationPreference;
 }
 
 export function addCommonOptions(cmd: Command): Command {
@@ -39,6 +41,12 @@ export function addCommonOptions(cmd: Command): Command {
       '--weight-bits <bits>',
       'projection weights: 32 = the checkpoint exactly, 8 or 4 = block-quantized; auto = by model size',
       parseWeightBitsOption,
+      'auto',
+    )
+    .option(
+      '--activations <type>',
+      `activation precision inside the graph: ${ACTIVATION_PREFERENCES.join(', ')} (auto = float16 on GPU providers)`,
+      flagParser('--activations', parseActivations),
       'auto',
     )
     .option('-v, --verbose', 'log engine details on stderr');
@@ -65,6 +73,7 @@ export function loadEngine(opts: CommonOptions): Promise<Engine> {
     provider: opts.provider,
     cacheDir: opts.cacheDir,
     weightBits: opts.weightBits,
+    activations: opts.activations,
     log: opts.verbose ? progress : undefined,
     warn: progress,
   });

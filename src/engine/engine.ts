@@ -5,16 +5,18 @@
 import { loadCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint-types';
 import { DecoderSession } from './decoder-session';
+import { type DeviceStateChoice, deviceStateFromEnv } from './device-outputs';
 import { detectFimTemplate, type FimTemplate } from './fim';
 import { generate, type GenerateOptions, type GenerateResult } from './generate';
 import type { OperatorSet } from '../../kernels/decoder-ops';
 import type { WeightFormat } from '../../kernels/quantized-linear';
 import type { WeightBits } from '../../kernels/weight-quant';
-import type { GraphVariant } from './graph-cache';
+import { type ActivationPreference, withActivations } from './activations';
+import type { ActivationType, GraphVariant } from './graph-cache';
 import { bundledModelDir, defaultCacheDir } from './paths';
 import type { Logger, ProviderPreference } from './providers';
 import { TextTokenizer } from './tokenizer';
-import { chooseOperators, type GraphProvider, type OperatorPreference, operatorFields } from './graph-operators';
+import { type OperatorPreference, withOperators } from './graph-operators';
 import { weightFormat } from './weight-bits';
 
 export interface EngineOptions {
@@ -33,6 +35,13 @@ export interface EngineOptions {
   weightAccuracyLevel?: 0 | 4;
   /** Plain or contrib operators; 'auto' or absent: by weights and provider (src/engine/graph-operators.ts). */
   operators?: OperatorPreference;
+  /** 'auto' or absent: fp16 activations on GPU providers, float32 on the CPU (src/engine/activations.ts). */
+  activations?: ActivationPreference;
+  /**
+   * State that stays on the device (src/engine/device-kv.ts): 'on' forces it (also on the CPU), 'off' keeps the
+   * host path; default REPOKV_DEVICE_STATE, else 'auto' (on for WebGPU).
+   */
+  deviceState?: DeviceStateChoice;
 }
 
 export class Engine {
@@ -42,6 +51,8 @@ export class Engine {
     readonly session: DecoderSession,
     readonly fim: FimTemplate | null,
     readonly cacheDir: string,
+    /** Passed on to the cache's query sessions, so completions over a repository follow the engine's choice. */
+    readonly deviceState: DeviceStateChoice,
   ) {}
 
   static async load(options: EngineOptions = {}): Promise<Engine> {
@@ -51,44 +62,41 @@ export class Engine {
     const tokenizer = TextTokenizer.fromDir(checkpoint.dir);
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     const weights = weightFormat(checkpoint.config, options.weightBits, options.weightAccuracyLevel);
-    const requested = options.operators ?? options.variant?.operators ?? 'auto';
-    // `operators` comes from the choice below only, so a plain graph never carries it (its key stays the same).
-    const base = {
-      ...(options.variant ?? { exposeHiddenStates: false }),
-      ...(weights ? { weights } : {}),
-      operators: undefined,
-    };
-    const operators = (provider: GraphProvider) =>
-      operatorFields(requested === 'auto' ? chooseOperators(weights, provider) : requested);
+    const activations = options.activations ?? 'auto';
+    const operators = options.operators ?? options.variant?.operators ?? 'auto';
+    const variant = withOperators(
+      withActivations(
+        { ...(options.variant ?? { exposeHiddenStates: false }), ...(weights ? { weights } : {}) },
+        activations,
+      ),
+      operators,
+    );
     options.log?.(`weights: ${weights ? `${weights.bits}-bit MatMulNBits blocks` : 'exact (checkpoint, fp32)'}`);
-    const open = (provider: GraphProvider) =>
-      DecoderSession.create(checkpoint, {
-        provider,
-        cacheDir,
-        variant: { ...base, ...operators(provider) },
-        log: options.log,
-        warn: options.warn,
-        threads: options.threads,
-      });
-    let session = await open(options.provider ?? 'auto');
-    const chosen = session.provider as GraphProvider;
-    if ((session.variant.operators ?? 'onnx') !== (operators(chosen).operators ?? 'onnx')) {
-      // 'auto' landed on a GPU with a graph chosen for the CPU: reopen with the graph that provider should run.
-      options.log?.(`reopening with the ${chosen} graph`);
-      await session.release();
-      session = await open(chosen);
-    }
-    options.log?.(`graph operators: ${session.variant.operators ?? 'onnx'}`);
-    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir);
+    const deviceState = options.deviceState ?? deviceStateFromEnv() ?? 'auto';
+    const session = await DecoderSession.create(checkpoint, {
+      provider: options.provider ?? 'auto',
+      cacheDir,
+      variant,
+      ...(activations === 'auto' ? { activations } : {}),
+      ...(operators === 'auto' ? { operators } : {}),
+      log: options.log,
+      warn: options.warn,
+      threads: options.threads,
+      deviceState,
+    });
+    const { activations: a, operators: o } = session.variant;
+    options.log?.(`activations: ${a ?? 'float32'}, operators: ${o ?? 'onnx'} on ${session.provider}`);
+    return new Engine(checkpoint, tokenizer, session, detectFimTemplate(tokenizer), cacheDir, deviceState);
   }
 
   /**
-   * The weight format and operator set every graph of this engine must use (scoring, compressed and fused cache
-   * graphs too), so that they all compute alike: spread into each variant. Absent = exact weights, plain operators.
+   * The weight format, activation precision and operator set every graph of this engine must use (scoring,
+   * compressed and fused cache graphs too), so that they all compute alike: spread into each variant and into
+   * segment keys. Absent = exact weights, float32 activations, plain operators (the keys they always had).
    */
-  get weights(): { weights?: WeightFormat; operators?: OperatorSet } {
-    const { weights: w, operators } = this.session.variant;
-    return { ...(w ? { weights: w } : {}), ...(operators ? { operators } : {}) };
+  get weights(): { weights?: WeightFormat; activations?: ActivationType; operators?: OperatorSet } {
+    const { weights: w, activations: a, operators: o } = this.session.variant;
+    return { ...(w ? { weights: w } : {}), ...(a ? { activations: a } : {}), ...(o ? { operators: o } : {}) };
   }
 
   get config() {

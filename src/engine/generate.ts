@@ -4,7 +4,8 @@
  * step when its AbortSignal fires (a keystroke cancels a completion).
  */
 import type { Tensor } from 'onnxruntime-node';
-import type { DecoderSession } from './decoder-session';
+import { type DecoderSession, EMPTY_PAST } from './decoder-session';
+import { DeviceKv, type StepResult } from './device-kv';
 import type { LogitConstraint } from './logit-constraint';
 import { PlainKvCache } from './kv-cache';
 import { Sampler } from './sampling';
@@ -124,7 +125,12 @@ export async function generate(
   detokenizer: Detokenizer,
   promptIds: number[],
   options: GenerateOptions,
-  cache: PlainKvCache = new PlainKvCache(session.config.numLayers, session.config.numKvHeads * session.config.headDim),
+  /**
+   * The past to continue from, and where the run's keys and values go. On a device-state session
+   * (src/engine/device-kv.ts) a host cache is uploaded once and brought up to date once, at the end; a `DeviceKv`
+   * is continued on the device and left to the caller; a run without one starts empty and reads nothing back.
+   */
+  cache?: PlainKvCache | DeviceKv,
 ): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new Error('cannot generate from an empty prompt');
   const started = performance.now();
@@ -138,7 +144,15 @@ export async function generate(
   const filter = new StopStringFilter(options.stopStrings?.filter((s) => s.length > 0) ?? []);
   const emit = (delta: string) => delta && options.onText?.(delta);
   const tokenIds: number[] = [];
-  const finish = (stopReason: StopReason, decodeStart: number): GenerateResult => {
+  let steps: Steps;
+  if (session.deviceState) steps = deviceSteps(session, cache, options);
+  else if (cache instanceof DeviceKv) throw new Error('internal error: device state passed to a host-path session');
+  else {
+    const { numLayers, numKvHeads, headDim } = session.config;
+    steps = hostSteps(session, cache ?? new PlainKvCache(numLayers, numKvHeads, headDim), options);
+  }
+  const finish = async (stopReason: StopReason, decodeStart: number): Promise<GenerateResult> => {
+    await steps.finish();
     if (stopReason !== 'stop-string') emit(filter.push(stream.flush()).delta + filter.finish());
     return {
       text: filter.result,
@@ -150,19 +164,18 @@ export async function generate(
     };
   };
 
-  let position = options.firstPosition ?? cache.length;
-  let logits = await prefill(session, cache, promptIds, {
-    chunk: options.prefillChunk,
-    signal: options.signal,
-    firstPosition: position,
-    extraFeeds: options.extraFeeds,
-  });
+  let position = options.firstPosition ?? steps.length;
+  let next = await steps.prefill(promptIds, position);
   position += promptIds.length;
   const decodeStart = performance.now();
-  if (!logits) return finish('aborted', decodeStart);
+  if (!next) return finish('aborted', decodeStart);
   for (let step = 0; step < options.maxTokens; step++) {
-    options.constraint?.mask(logits);
-    const id = sampler.next(logits);
+    let id: number;
+    if (next.token !== undefined) id = next.token;
+    else {
+      options.constraint?.mask(next.logits);
+      id = sampler.next(next.logits);
+    }
     options.constraint?.accept(id);
     if (stopIds.has(id)) return finish('stop-token', decodeStart);
     tokenIds.push(id);
@@ -171,15 +184,84 @@ export async function generate(
     if (stopped) return finish('stop-string', decodeStart);
     if (step === options.maxTokens - 1) break;
     if (options.signal?.aborted) return finish('aborted', decodeStart);
-    const out = await session.forward({
-      ids: [id],
-      positions: [position++],
-      past: cache,
-      logitIndex: [0],
-      extraFeeds: options.extraFeeds,
-    });
-    cache.append(out.keys, out.values, 1);
-    logits = out.logits;
+    next = await steps.step(id, position++);
   }
   return finish('max-tokens', decodeStart);
+}
+
+/** How generation advances one session's state: on the host (PlainKvCache) or on the device (DeviceKv). */
+interface Steps {
+  readonly length: number;
+  /** The prompt in chunks; the last position's logits (or token), or null when aborted. */
+  prefill(ids: number[], firstPosition: number): Promise<StepResult | null>;
+  step(id: number, position: number): Promise<StepResult>;
+  /** Called once at the end: brings a device run's state into the caller's cache and frees the device's. */
+  finish(): Promise<void>;
+}
+
+function hostSteps(session: DecoderSession, cache: PlainKvCache, options: GenerateOptions): Steps {
+  return {
+    get length() {
+      return cache.length;
+    },
+    prefill: async (ids, firstPosition) => {
+      const logits = await prefill(session, cache, ids, {
+        chunk: options.prefillChunk,
+        signal: options.signal,
+        firstPosition,
+        extraFeeds: options.extraFeeds,
+      });
+      return logits && { logits };
+    },
+    step: async (id, position) => {
+      const out = await session.forward({
+        ids: [id],
+        positions: [position],
+        past: cache,
+        logitIndex: [0],
+        extraFeeds: options.extraFeeds,
+      });
+      cache.append(out.keys, out.values, 1);
+      return { logits: out.logits };
+    },
+    finish: async () => {},
+  };
+}
+
+function deviceSteps(
+  session: DecoderSession,
+  cache: PlainKvCache | DeviceKv | undefined,
+  options: GenerateOptions,
+): Steps {
+  const owned = !(cache instanceof DeviceKv);
+  const kv = cache instanceof DeviceKv ? cache : new DeviceKv(session, cache ?? EMPTY_PAST);
+  const extra = options.extraFeeds;
+  // Greedy without a constraint needs only the argmax, which the graph computes: the logits stay on the device.
+  const want = !((options.temperature ?? 0) > 0) && !options.constraint ? 'token' : 'logits';
+  return {
+    get length() {
+      return kv.length;
+    },
+    prefill: async (ids, firstPosition) => {
+      const chunk = Math.max(1, options.prefillChunk ?? DEFAULT_PREFILL_CHUNK);
+      let result: StepResult | null = null;
+      for (let start = 0; start < ids.length; start += chunk) {
+        if (options.signal?.aborted) return null;
+        const part = ids.slice(start, start + chunk);
+        result = await kv.step(
+          part,
+          part.map((_, i) => firstPosition + start + i),
+          want,
+          extra,
+        );
+      }
+      return result;
+    },
+    step: (id, position) => kv.step([id], [position], want, extra),
+    finish: async () => {
+      if (!owned) return;
+      if (cache) await kv.writeBack(cache as PlainKvCache);
+      kv.dispose();
+    },
+  };
 }

@@ -10,15 +10,26 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../../kernels/decoder-graph';
+import { convertToFloat16 } from '../../kernels/float16-graph';
 import { WEIGHTS_FILE } from '../../kernels/graph-builder';
 import type { Checkpoint } from './checkpoint-types';
 import { checkGraphDir, writeManifest } from './graph-manifest';
 import { relinkWeights, shareWeights } from './graph-weights';
 
 /** Bump when the graph builders change what they emit: old cached graphs are then rebuilt. */
-export const GRAPH_BUILDER_VERSION = 3;
+export const GRAPH_BUILDER_VERSION = 4;
 
-export type GraphVariant = DecoderGraphOptions;
+export type ActivationType = 'float16' | 'float16-emulated';
+
+export interface GraphVariant extends DecoderGraphOptions {
+  /**
+   * 'float16': activations, weights and constants in fp16 inside the graph, its inputs and outputs still float32
+   * (kernels/float16-graph.ts; chosen for GPU providers). 'float16-emulated': a test and measurement instrument for
+   * CPUs, float32 arithmetic with every value rounded where the fp16 graph would store it in fp16. Absent: float32,
+   * the key every existing graph has.
+   */
+  activations?: ActivationType;
+}
 
 type Log = (line: string) => void;
 
@@ -86,7 +97,9 @@ function buildGraph(checkpoint: Checkpoint, variant: GraphVariant, cacheDir: str
     has: (name: string) => checkpoint.tensors.has(name),
     read: (name: string) => checkpoint.readTensor(name),
   };
-  buildDecoderGraph(checkpoint.config, reader, variant).save(tmp, {
+  const graph = buildDecoderGraph(checkpoint.config, reader, variant);
+  if (variant.activations) convertToFloat16(graph.parts(), { emulate: variant.activations === 'float16-emulated' });
+  graph.save(tmp, {
     checkpoint: checkpoint.dir,
     identity: checkpoint.identity,
     variant: JSON.stringify(variant),

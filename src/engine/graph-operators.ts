@@ -6,21 +6,26 @@
  */
 import type { OperatorSet } from '../../kernels/decoder-ops';
 import type { WeightFormat } from '../../kernels/quantized-linear';
+import type { GraphVariant } from './graph-cache';
+import type { ExecutionProvider } from './providers';
 
 export type OperatorPreference = OperatorSet | 'auto';
 
-/** The provider a graph is built for: a preference before a session exists, the chosen provider after. */
-export type GraphProvider = 'auto' | 'cpu' | 'webgpu' | 'cuda';
-
-export function chooseOperators(weights: WeightFormat | undefined, provider: GraphProvider): OperatorSet {
+export function chooseOperators(weights: WeightFormat | undefined, provider: ExecutionProvider): OperatorSet {
   const quantized = weights !== undefined && weights.bits !== 32;
-  return quantized || provider === 'webgpu' || provider === 'cuda' ? 'contrib' : 'onnx';
+  return quantized || provider !== 'cpu' ? 'contrib' : 'onnx';
 }
 
 /**
- * The variant fields for an operator set: plain operators add none, so the exact graph keeps the cache key it
- * always had and existing graph caches stay valid.
+ * The variant for an operator set: plain operators carry no field, so the exact graph keeps the cache key it
+ * always had. `auto` is left to the session, which knows the provider (operatorsFor).
  */
-export function operatorFields(set: OperatorSet): { operators?: OperatorSet } {
-  return set === 'contrib' ? { operators: set } : {};
+export function withOperators(variant: GraphVariant, preference: OperatorPreference): GraphVariant {
+  const { operators: _dropped, ...rest } = variant;
+  return preference === 'contrib' ? { ...rest, operators: preference } : rest;
+}
+
+/** The variant `auto` resolves to on `provider`. */
+export function operatorsFor(variant: GraphVariant, provider: ExecutionProvider): GraphVariant {
+  return withOperators(variant, chooseOperators(variant.weights, provider));
 }

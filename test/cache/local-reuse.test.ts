@@ -16,7 +16,7 @@ import { PlainKvCache } from '../../src/engine/kv-cache';
 import { TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
 
 function filled(tokens: number): PlainKvCache {
-  const c = new PlainKvCache(1, 2);
+  const c = new PlainKvCache(1, 1, 2);
   const rows = Float32Array.from({ length: tokens * 2 }, (_, i) => i);
   c.append([rows], [rows], tokens);
   return c;

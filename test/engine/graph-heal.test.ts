@@ -1,8 +1,9 @@
 /**
  * The graph cache heals itself: every graph variant the runtime builds (plain, scoring, fused capacity classes,
- * KIVI compressed attention, and whatever a later builder adds, found by listing the cache rather than named
+ * KIVI compressed attention, their device-state forms, and whatever a later builder adds, found by listing the cache rather than named
  * here) is damaged in turn (model.onnx and weights.bin, truncated and bit-flipped), and the next run rebuilds
- * it with one log line and reproduces the logits of the undamaged cache exactly.
+ * it with one log line and reproduces the logits of the undamaged cache exactly. All of it twice: with float32
+ * activations and with the fp16 graphs GPU providers run (kernels/float16-graph.ts), each in its own cache.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,7 +21,9 @@ import { TINY_MODEL } from '../helpers/paths';
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'repokv-graph-heal-'));
 afterAll(() => fs.rmSync(ROOT, { recursive: true, force: true }));
-const cacheDir = path.join(ROOT, 'cache');
+/** Set by each describe block below before its tests run (vitest runs a file's blocks one after another). */
+let cacheDir = '';
+let activations: 'float32' | 'float16' = 'float32';
 
 const SOURCES = [
   {
@@ -32,12 +35,23 @@ const SOURCES = [
 const LOCAL = '<|file_sep|>a/main.py\nfrom a.utils import normalize\n\n\ndef clean(lines):\n    return [';
 const TARGET = 'normalize(line) for line in lines]\n';
 
-/** Loads everything from the cache and computes logits through every graph variant; returns them and the log. */
+/**
+ * Loads everything from the cache and computes logits through every graph variant, the device-state ones (forced
+ * on the CPU) included; returns them and the log.
+ */
 async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   const lines: string[] = [];
-  const log = (l: string) => lines.push(l);
-  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log });
   const logits: number[][] = [];
+  // The device-state forms are damaged with float32 activations only: each variant costs this file a full run per
+  // damage, and the fp16 pass treats the device-state outputs like any other (test/kernels/float16-graph.test.ts).
+  const states = activations === 'float32' ? (['off', 'on'] as const) : (['off'] as const);
+  for (const deviceState of states) await runEngine(deviceState, logits, lines);
+  return { logits, lines };
+}
+
+async function runEngine(deviceState: 'off' | 'on', logits: number[][], lines: string[]): Promise<void> {
+  const log = (l: string) => lines.push(l);
+  const engine = await Engine.load({ modelDir: TINY_MODEL, provider: 'cpu', cacheDir, log, activations, deviceState });
   try {
     const plain = await engine.session.forward({
       ids: [1, 2, 3],
@@ -64,7 +78,6 @@ async function run(): Promise<{ logits: number[][]; lines: string[] }> {
   } finally {
     await engine.dispose();
   }
-  return { logits, lines };
 }
 
 const graphDirs = () =>
@@ -89,11 +102,13 @@ function flipBit(file: string): void {
 
 const repairs = (lines: string[]) => lines.filter((l) => l.includes('was damaged'));
 
-describe('graph cache healing', () => {
+describe.each(['float32', 'float16'] as const)('graph cache healing (%s activations)', (precision) => {
   let reference: number[][];
   let dirs: string[];
 
   beforeAll(async () => {
+    activations = precision;
+    cacheDir = path.join(ROOT, precision);
     const first = await run();
     reference = first.logits;
     dirs = graphDirs();
@@ -101,8 +116,8 @@ describe('graph cache healing', () => {
   });
 
   it('the runtime built several variants that share one weights file', () => {
-    // plain, scoring, two fused capacity classes, the KIVI query graph
-    expect(dirs.length).toBeGreaterThanOrEqual(5);
+    // plain, scoring, two fused capacity classes, the KIVI query graph; and all but scoring in device-state form
+    expect(dirs.length).toBeGreaterThanOrEqual(9);
     expect(fs.readdirSync(path.join(cacheDir, 'graphs', 'weights')).filter((f) => f.endsWith('.bin'))).toHaveLength(1);
     for (const dir of dirs) expect(checkGraphDir(dir, true)).toBeNull();
   });
@@ -155,7 +170,8 @@ describe('graph cache healing', () => {
   it('a graph whose damage the quick check cannot see is hashed in full when it fails to open', async () => {
     // Damage under an unchanged stat (as media decay would leave it): garble the plain graph's header, then
     // let its stamp say it was verified in this state, so only a failed open can reveal it.
-    const plainDir = path.join(cacheDir, 'graphs', graphKey(loadCheckpoint(TINY_MODEL), { exposeHiddenStates: false }));
+    const plain = { exposeHiddenStates: false, ...(precision === 'float16' ? { activations: precision } : {}) };
+    const plainDir = path.join(cacheDir, 'graphs', graphKey(loadCheckpoint(TINY_MODEL), plain));
     const fd = fs.openSync(path.join(plainDir, 'model.onnx'), 'r+');
     fs.writeSync(fd, Buffer.alloc(64, 0xff), 0, 64, 0);
     fs.closeSync(fd);

@@ -23,7 +23,7 @@ describe('incremental decoding equals full recomputation', () => {
       const random = seededRandom(promptLength);
       const ids = Array.from({ length: promptLength }, () => Math.floor(random() * 4000));
       const { numLayers, numKvHeads, headDim, vocabSize } = engine.config;
-      const cache = new PlainKvCache(numLayers, numKvHeads * headDim, 8);
+      const cache = new PlainKvCache(numLayers, numKvHeads, headDim, 8);
       let logits = (await prefill(engine.session, cache, ids, { chunk }))!;
       for (let step = 0; step < 6; step++) {
         const full = await engine.session.forward({

@@ -14,7 +14,6 @@ import type { DecoderSession } from '../../engine/decoder-session';
 import { prefill } from '../../engine/generate';
 import type { PlainKvCache } from '../../engine/kv-cache';
 import { CALIBRATION_SAMPLES } from '../calibration';
-import { gatherHead } from '../segment-prefill';
 import { centeredSmoothed, keyCenters } from './quantize';
 
 /** SmoothAttention's migration strength for keys. */
@@ -89,11 +88,10 @@ export async function calibrateKeySmoothing(
     const ids = encode(text);
     const cache = sink.clone(ids.length);
     await prefill(session, cache, ids, { firstPosition: sink.length });
-    const all = Array.from({ length: ids.length }, (_, i) => i);
     for (let l = 0; l < numLayers; l++) {
-      const keys = cache.keysView(l).subarray(sink.length * KV * d);
       for (let h = 0; h < KV; h++) {
-        const m = residualMaxAbs(gatherHead(keys, all, h, KV, d), ids.length, d, centerGroup);
+        const keys = cache.headKeys(l, h, sink.length).slice();
+        const m = residualMaxAbs(keys, ids.length, d, centerGroup);
         accumulateMaxAbs([maxAbs[l]!.subarray(h * d, (h + 1) * d)], [m], d);
       }
     }
