@@ -16,9 +16,9 @@ import { loadCheckpoint } from '../../src/engine/checkpoint';
 import type { Checkpoint } from '../../src/engine/checkpoint-types';
 import { DecoderSession, type ForwardInput } from '../../src/engine/decoder-session';
 import { Engine } from '../../src/engine/engine';
-import { ensureDecoderGraph, type GraphVariant } from '../../src/engine/graph-cache';
+import { ensureDecoderGraph, graphKey, type GraphVariant } from '../../src/engine/graph-cache';
 import { checkGraphDir } from '../../src/engine/graph-manifest';
-import { chooseOperators } from '../../src/engine/graph-operators';
+import { chooseOperators, operatorsFor, withOperators } from '../../src/engine/graph-operators';
 import { seededRandom } from '../../src/engine/sampling';
 import { weightFormat } from '../../src/engine/weight-bits';
 import { CODER_MODEL, TEST_CACHE_DIR, TINY_MODEL } from '../helpers/paths';
@@ -218,6 +218,16 @@ describe('which operators a graph gets', () => {
     expect(rule(8, 'cpu')).toBe('contrib');
     expect(rule(32, 'webgpu')).toBe('contrib');
     expect(rule(32, 'cuda')).toBe('contrib');
+  });
+
+  it('per provider: a GPU gets the contrib graph, the CPU the plain one under the key it always had', () => {
+    const checkpoint = loadCheckpoint(TINY_MODEL);
+    const plain = variantOf('plain', 4);
+    const key = (v: GraphVariant) => graphKey(checkpoint, v);
+    expect(key(operatorsFor(plain, 'webgpu'))).toBe(key(withOperators(plain, 'contrib')));
+    expect(key(operatorsFor(plain, 'cpu'))).toBe(key(plain));
+    expect(key(operatorsFor({ ...plain, operators: 'contrib' }, 'cpu'))).toBe(key(plain));
+    expect(key(withOperators(plain, 'onnx'))).toBe(key(plain));
   });
 
   it('an engine spreads its choice into every graph it makes: contrib with 4-bit weights, none when exact', async () => {
