@@ -94,7 +94,7 @@ export function elementTypes(parts: GraphParts): Map<string, number> {
   for (const n of parts.nodes) {
     let t: number | undefined;
     if (n.opType === 'Cast') t = castTarget(n);
-    else if (n.opType === 'Shape') t = INT64;
+    else if (n.opType === 'Shape' || n.opType === 'ArgMax') t = INT64;
     else if (FIRST_INPUT_TYPED.has(n.opType)) t = types.get(n.input[0]!);
     else throw new Error(`float16 pass: operator ${n.opType} (${n.name}) is not known to it; add its typing rule`);
     if (t === undefined)

@@ -21,7 +21,8 @@
 #             1,061 random prompt tokens + 32 greedy, 4-bit weights; plus one generate and one complete on the host
 #             path (REPOKV_DEVICE_STATE=off) to compare with the figures measured before it existed;
 #   engine:   bench engine at 1,024 tokens of context, prefill and decode tokens/s (WebGPU: fp16, then float32
-#             activations), if time is left.
+#             activations), if time is left;
+#   operators: bench engine with the plain and the contrib-operator graph on the GPU (4-bit), if time is left.
 set -x
 OUT=${OUT:-/tmp/out}
 REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -71,12 +72,16 @@ fi
 # provider (the graph cache is shared by providers: the fp16 device-state graphs WebGPU's `auto` opens are built here
 # too, not inside a timed WebGPU step; REPOKV_DEVICE_STATE=on builds that variant on the CPU), in parallel: the 4-bit
 # builds are single-threaded quantization, the exact ones mostly writing 2 GB (1 GB in fp16).
+# The state-on graphs are the ones WebGPU opens, so they are built with its operators (contrib: `auto` on a GPU);
+# the state-off ones serve the CPU (plain at 32 bits) and the 4-bit host path (contrib at 4 bits either way).
 for bits in 4 32; do
   for act in float32 float16; do
     for state in off on; do
+      ops=auto
+      [ "$state" = on ] && ops=contrib
       step "build-w$bits-$act-state-$state" 200 env REPOKV_DEVICE_STATE=$state node dist/cli.js generate \
-        --model "$CKPT" --provider cpu --weight-bits "$bits" --activations "$act" --prompt "def f(" --max-tokens 1 \
-        --json &
+        --model "$CKPT" --provider cpu --weight-bits "$bits" --activations "$act" --operators "$ops" \
+        --prompt "def f(" --max-tokens 1 --json &
     done
   done
 done
@@ -130,6 +135,14 @@ for provider in $PROVIDERS; do
     step "engine-$provider-$act" 120 node dist/bench.js engine --model "$CKPT" --provider "$provider" \
       --activations "$act" --weight-bits 4,32 --contexts 1024 --runs 2 --json
   done
+done
+
+# 6. The contrib operators against the plain ones on the GPU (what `auto` runs there vs the plain graph), if time is
+# left: interleaved runs in one process, per-run ratios (prefillVsOnnx, decodeVsOnnx).
+for provider in $PROVIDERS; do
+  [ "$provider" = cpu ] && continue
+  step "operators-$provider" 120 node dist/bench.js engine --model "$CKPT" --provider "$provider" \
+    --weight-bits 4 --operators onnx,contrib --contexts 1024 --runs 2 --json
 done
 
 echo done

@@ -1,6 +1,7 @@
 /** Options every command shares, parsed once, so that each command file only declares its own. */
 import { type Command, Option } from 'commander';
 import { parseWeightBits, type WeightBits } from '../../kernels/weight-quant';
+import { OPERATOR_PREFERENCES, type OperatorPreference, parseOperators } from '../engine/graph-operators';
 import { ACTIVATION_PREFERENCES, type ActivationPreference, parseActivations } from '../engine/activations';
 import { Engine } from '../engine/engine';
 import {
@@ -26,6 +27,7 @@ export interface CommonOptions {
   verbose?: boolean;
   weightBits?: WeightBits | 'auto';
   activations?: ActivationPreference;
+  operators?: OperatorPreference;
 }
 
 export function addCommonOptions(cmd: Command): Command {
@@ -47,6 +49,12 @@ export function addCommonOptions(cmd: Command): Command {
       '--activations <type>',
       `activation precision inside the graph: ${ACTIVATION_PREFERENCES.join(', ')} (auto = float16 on GPU providers)`,
       flagParser('--activations', parseActivations),
+      'auto',
+    )
+    .option(
+      '--operators <set>',
+      `graph operators: ${OPERATOR_PREFERENCES.join(', ')} (auto = contrib for quantized weights or a GPU provider)`,
+      flagParser('--operators', parseOperators),
       'auto',
     )
     .option('-v, --verbose', 'log engine details on stderr');
@@ -74,6 +82,7 @@ export function loadEngine(opts: CommonOptions): Promise<Engine> {
     cacheDir: opts.cacheDir,
     weightBits: opts.weightBits,
     activations: opts.activations,
+    operators: opts.operators,
     log: opts.verbose ? progress : undefined,
     warn: progress,
   });

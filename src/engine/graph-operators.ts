@@ -10,6 +10,12 @@ import type { GraphVariant } from './graph-cache';
 import type { ExecutionProvider } from './providers';
 
 export type OperatorPreference = OperatorSet | 'auto';
+export const OPERATOR_PREFERENCES: readonly OperatorPreference[] = ['auto', 'onnx', 'contrib'];
+
+export function parseOperators(value: string): OperatorPreference {
+  if ((OPERATOR_PREFERENCES as readonly string[]).includes(value)) return value as OperatorPreference;
+  throw new RangeError(`expected one of ${OPERATOR_PREFERENCES.join(', ')}, got '${value}'`);
+}
 
 export function chooseOperators(weights: WeightFormat | undefined, provider: ExecutionProvider): OperatorSet {
   const quantized = weights !== undefined && weights.bits !== 32;

@@ -127,10 +127,29 @@ describe('the fp16 pass over every decoder variant', () => {
     expect(Array.from(bits, f16BitsToF32)).toEqual([-Infinity, 65504, Infinity, 0.333251953125, -0.5, 0]);
   });
 
+  it('types ArgMax (the device-state greedy token) as int64 and the omitted outputs of a contrib norm as nothing', () => {
+    const g = new GraphBuilder('t');
+    const x = g.input('x', FLOAT, [1, 2]);
+    const [normed, , , sum] = g.opN(
+      'SkipSimplifiedLayerNormalization',
+      [x, x, g.constant([1, 1], FLOAT, [2])],
+      [true, false, false, true],
+      { epsilon: { float: 1e-6 } },
+      'com.microsoft',
+    );
+    g.output('token', g.op('ArgMax', [g.op('Add', [normed!, sum!])], { axis: -1 }), TensorDataType.INT64, [1, 1]);
+    const types = elementTypes(g.parts());
+    expect(types.get('') ?? null).toBeNull();
+    expect([...types.entries()].filter(([v]) => v.startsWith('ArgMax')).map(([, t]) => t)).toEqual([
+      TensorDataType.INT64,
+    ]);
+    expect(() => convertToFloat16(g.parts())).not.toThrow();
+  });
+
   it('refuses an operator it has no typing rule for, in words', () => {
     const g = new GraphBuilder('t');
     const x = g.input('x', FLOAT, [2]);
-    g.output('y', g.op('ArgMax', [x]), TensorDataType.INT64, [1]);
-    expect(() => convertToFloat16(g.parts())).toThrow(/operator ArgMax .* is not known to it/);
+    g.output('y', g.op('Hardmax', [x]), FLOAT, [2]);
+    expect(() => convertToFloat16(g.parts())).toThrow(/operator Hardmax .* is not known to it/);
   });
 });
