@@ -133,10 +133,13 @@ describe.each([
     const a = await host.session.forward(rest);
     const b = await device.session.forward(rest);
     expect(b.keys[0]!.length).toBe(4 * numKvHeads * headDim);
+    // Not bit-equal: the host path attends over the cache's padded capacity (masked slots), the device path over an
+    // exact past, so the products are blocked and summed differently.
+    const worst = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
     for (let l = 0; l < numLayers; l++) {
-      expect(Array.from(b.keys[l]!)).toEqual(Array.from(a.keys[l]!));
-      expect(Array.from(b.values[l]!)).toEqual(Array.from(a.values[l]!));
+      expect(worst(b.keys[l]!, a.keys[l]!)).toBeLessThan(1e-5);
+      expect(worst(b.values[l]!, a.values[l]!)).toBeLessThan(1e-5);
     }
-    expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
+    expect(worst(b.logits, a.logits)).toBeLessThan(1e-4);
   });
 });
