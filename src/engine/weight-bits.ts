@@ -39,12 +39,15 @@ export function weightFormat(
   const bits = requested === undefined || requested === 'auto' ? defaultWeightBits(config) : parseWeightBits(requested);
   if (bits === 32) return undefined;
   if (bits === 16) throw new Error('internal error: 16-bit weights passed validation');
-  // 4 bits: the LM head and the two layers at each end of the stack at 8 bits (KL on coder-15m 0.029 against
-  // 0.081 with every weight at 4 bits; BENCHMARKS.md, "Block-quantized weights").
+  // 4 bits: the two layers at each end of the stack at 8 bits, and the LM head at 8 bits below the quantize-by-default
+  // size (KL on coder-15m 0.029 against 0.081 with every weight at 4 bits; there the head is 80 % of the weights).
+  // From that size on the head goes to 4 bits too: it is a quarter of a 0.5B model's bytes read per token, and at 8
+  // bits it held its decode to 2.9× the exact weights' speed, at 4 bits 3.3× (a 4-bit head costs coder-15m +0.009
+  // nats of KL; BENCHMARKS.md, "The past read in place").
   return {
     bits,
     accuracyLevel,
-    headBits: 8,
+    headBits: bits === 4 && parameterCount(config) >= QUANTIZE_FROM_PARAMETERS ? 4 : 8,
     protectedLayers: bits === 4 ? PROTECTED_LAYERS : 0,
     quantizer: QUANTIZER_VERSION,
   };

@@ -108,6 +108,10 @@ describe('quantized weights (tiny-coder)', () => {
     expect(weightFormat(c, 32)).toBeUndefined();
     const big = { ...c, hiddenSize: 896, numLayers: 24, intermediateSize: 4864, vocabSize: 151936 };
     expect(defaultWeightBits(big)).toBe(4);
+    // The LM head stays at 8 bits on small models (where it is most of the weights), 4 bits from 100M parameters.
+    expect(weightFormat(c, 4)!.headBits).toBe(8);
+    expect(weightFormat(big, 'auto')!.headBits).toBe(4);
+    expect(weightFormat(big, 8)!.headBits).toBe(8);
   });
 
   it('a 4-bit engine generates end to end', async () => {
