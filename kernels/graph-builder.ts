@@ -14,6 +14,7 @@ import {
   type TensorProtoJson,
   TensorDataType,
   type ValueInfoJson,
+  valueInfo,
 } from './onnx-proto';
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
@@ -44,18 +45,6 @@ export const ONNX_OPSET = 18;
 export const WEIGHTS_FILE = 'weights.bin';
 /** onnxruntime maps external data in place when tensors are aligned; 64 bytes suits every SIMD width. */
 const WEIGHT_ALIGNMENT = 64;
-
-function valueInfo(name: string, elemType: TensorDataType, dims: Dim[]): ValueInfoJson {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
 
 function attribute(name: string, value: AttrValue): AttributeJson {
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };

@@ -154,3 +154,31 @@ export function encodeModel(model: ModelJson): Uint8Array {
   if (err) throw new Error(`internal error: invalid ONNX model object: ${err}`);
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }
+
+/** A graph input or output of `elemType` with fixed (number) or symbolic (string) dims. */
+export function valueInfo(name: string, elemType: TensorDataType, dims: Dim[]): ValueInfoJson {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+/**
+ * A one-purpose graph held in memory beside the decoder (the provider start check, device uploads and cuts):
+ * standard operators only, no external data.
+ */
+export function encodeSmallGraph(graph: ModelJson['graph']): Uint8Array {
+  return encodeModel({
+    irVersion: 9,
+    producerName: 'repokv',
+    producerVersion: '1',
+    opsetImport: [{ domain: '', version: 18 }],
+    metadataProps: [],
+    graph,
+  });
+}

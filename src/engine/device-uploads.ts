@@ -13,7 +13,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { PRESENT_LAYOUT } from '../../kernels/device-state';
-import { encodeModel, type Dim, TensorDataType } from '../../kernels/onnx-proto';
+import { encodeSmallGraph, TensorDataType, valueInfo } from '../../kernels/onnx-proto';
 import type { ExecutionProvider } from './providers';
 
 const ELEMENT_TYPES: Partial<Record<ort.Tensor.Type, TensorDataType>> = {
@@ -29,46 +29,36 @@ function identityModel(feeds: Record<string, ort.Tensor>): Uint8Array {
   const value = (name: string, t: ort.Tensor) => {
     const elemType = ELEMENT_TYPES[t.type];
     if (elemType === undefined) throw new Error(`internal error: cannot upload a ${t.type} tensor (${name})`);
-    const dims: Dim[] = t.dims.map((_, i) => `${name}#${i}`);
-    return {
+    return valueInfo(
       name,
-      type: { tensorType: { elemType, shape: { dim: dims.map((d) => ({ dimParam: String(d) })) } } },
-    };
+      elemType,
+      t.dims.map((_, i) => `${name}#${i}`),
+    );
   };
   const names = Object.keys(feeds).sort();
-  return encodeModel({
-    irVersion: 9,
-    producerName: 'repokv',
-    producerVersion: '1',
-    opsetImport: [{ domain: '', version: 18 }],
-    metadataProps: [],
-    graph: {
-      name: 'repokv-upload',
-      node: names.map((n) => ({
-        name: `upload/${n}`,
-        opType: 'Identity',
-        input: [n],
-        output: [`device/${n}`],
-        attribute: [],
-      })),
-      initializer: [],
-      input: names.map((n) => value(n, feeds[n]!)),
-      output: names.map((n) => value(`device/${n}`, feeds[n]!)),
-    },
+  return encodeSmallGraph({
+    name: 'repokv-upload',
+    node: names.map((n) => ({
+      name: `upload/${n}`,
+      opType: 'Identity',
+      input: [n],
+      output: [`device/${n}`],
+      attribute: [],
+    })),
+    initializer: [],
+    input: names.map((n) => value(n, feeds[n]!)),
+    output: names.map((n) => value(`device/${n}`, feeds[n]!)),
   });
 }
 
 /** `count` float tensors in the present's layout cut to their first `keep` tokens: `x.i` → `device/x.i`. */
 function truncateModel(count: number, rank: number): Uint8Array {
-  const value = (name: string) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: TensorDataType.FLOAT,
-        shape: { dim: Array.from({ length: rank }, (_, i) => ({ dimParam: `${name}#${i}` })) },
-      },
-    },
-  });
+  const value = (name: string) =>
+    valueInfo(
+      name,
+      TensorDataType.FLOAT,
+      Array.from({ length: rank }, (_, i) => `${name}#${i}`),
+    );
   const int64 = (name: string, v: number) => ({
     name,
     dims: [1],
@@ -76,28 +66,18 @@ function truncateModel(count: number, rank: number): Uint8Array {
     rawData: new Uint8Array(BigInt64Array.of(BigInt(v)).buffer),
   });
   const names = Array.from({ length: count }, (_, i) => `x.${i}`);
-  return encodeModel({
-    irVersion: 9,
-    producerName: 'repokv',
-    producerVersion: '1',
-    opsetImport: [{ domain: '', version: 18 }],
-    metadataProps: [],
-    graph: {
-      name: 'repokv-truncate',
-      node: names.map((n) => ({
-        name: `truncate/${n}`,
-        opType: 'Slice',
-        input: [n, 'start', 'keep', 'axis'],
-        output: [`device/${n}`],
-        attribute: [],
-      })),
-      initializer: [int64('start', 0), int64('axis', PRESENT_LAYOUT.tokenAxis)],
-      input: [
-        ...names.map(value),
-        { name: 'keep', type: { tensorType: { elemType: TensorDataType.INT64, shape: { dim: [{ dimValue: 1 }] } } } },
-      ],
-      output: names.map((n) => value(`device/${n}`)),
-    },
+  return encodeSmallGraph({
+    name: 'repokv-truncate',
+    node: names.map((n) => ({
+      name: `truncate/${n}`,
+      opType: 'Slice',
+      input: [n, 'start', 'keep', 'axis'],
+      output: [`device/${n}`],
+      attribute: [],
+    })),
+    initializer: [int64('start', 0), int64('axis', PRESENT_LAYOUT.tokenAxis)],
+    input: [...names.map(value), valueInfo('keep', TensorDataType.INT64, [1])],
+    output: names.map((n) => value(`device/${n}`)),
   });
 }
 

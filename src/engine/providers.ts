@@ -5,7 +5,7 @@
  * nothing from Dawn; an explicit `--provider webgpu` always tries, and says so when it cannot.
  */
 import * as ort from 'onnxruntime-node';
-import { encodeModel, TensorDataType } from '../../kernels/onnx-proto';
+import { encodeSmallGraph, TensorDataType, valueInfo } from '../../kernels/onnx-proto';
 import { defaultCacheDir } from './paths';
 import { webGpuAvailability } from './provider-probe';
 
@@ -69,23 +69,12 @@ function reason(err: unknown): string {
 
 /** A one-node graph, in memory: opening it shows whether a provider can start, at no cost of building a graph. */
 function startCheckModel(): Uint8Array {
-  const value = (name: string) => ({
-    name,
-    type: { tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: [{ dimValue: 1 }] } } },
-  });
-  return encodeModel({
-    irVersion: 9,
-    producerName: 'repokv',
-    producerVersion: '1',
-    opsetImport: [{ domain: '', version: 18 }],
-    metadataProps: [],
-    graph: {
-      name: 'repokv-start-check',
-      node: [{ name: 'identity', opType: 'Identity', input: ['x'], output: ['y'], attribute: [] }],
-      initializer: [],
-      input: [value('x')],
-      output: [value('y')],
-    },
+  return encodeSmallGraph({
+    name: 'repokv-start-check',
+    node: [{ name: 'identity', opType: 'Identity', input: ['x'], output: ['y'], attribute: [] }],
+    initializer: [],
+    input: [valueInfo('x', TensorDataType.FLOAT, [1])],
+    output: [valueInfo('y', TensorDataType.FLOAT, [1])],
   });
 }
 
