@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkGraphDir, sha256File, writeManifest } from '../src/engine/graph-manifest';
 import { findVulkanLoader, forgetProbes, probeWebGpuInChild, webGpuAvailability } from '../src/engine/provider-probe';
+import { jsonOption } from './common-options';
 import { fmt, median, timeRuns } from './stats';
 
 function writeRandom(file: string, bytes: number): void {
@@ -77,7 +78,7 @@ export function registerGraphCheckCommand(program: Command): void {
     .description('cost of checking a cached graph before opening it, and of the provider probe')
     .option('--size-mb <n>', 'weights file size in MiB', '2048')
     .option('--runs <n>', 'runs per figure (median reported)', '3')
-    .option('--json', 'print raw JSON')
+    .addOption(jsonOption())
     .action(async (opts: { sizeMb: string; runs: string; json?: boolean }) => {
       const r = await measure(Number(opts.sizeMb), Number(opts.runs));
       if (opts.json) {

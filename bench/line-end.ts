@@ -17,6 +17,7 @@ import { Engine } from '../src/engine/engine';
 import { type LineEndHandling, parseLineEndHandling } from '../src/engine/line-end-cursor';
 import { bootstrapCI, editSimilarity, exactMatch, mean } from '../src/eval/metrics';
 import { readTasks } from '../src/eval/task-file';
+import { modelOption } from './common-options';
 
 export interface LineEndPrediction {
   id: string;
@@ -139,7 +140,7 @@ export function registerLineEndCommand(program: Command): void {
   program
     .command('line-end <tasks...>')
     .description('completions at the end of a line (cut after its first token), per --line-end handling')
-    .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+    .addOption(modelOption())
     .option('--max-tasks <n>', 'cursors per tasks file', '30')
     .option('--handlings <list>', 'line-end handlings compared', 'off,continue,left-to-right')
     .option('--complete-lines', 'cursor at the end of whole lines ending in ; } ) ... instead')

@@ -3,12 +3,13 @@
  * BENCHMARKS.md) and, with --json, the raw figures. Ratios are measured within one run.
  */
 import '../src/engine/float16-workaround';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { OPERATOR_SETS, type OperatorSet } from '../kernels/decoder-ops';
 import { parseWeightBits, type WeightBits } from '../kernels/weight-quant';
 import { parseActivations } from '../src/engine/activations';
 import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
+import { jsonOption, modelOption, providerOption, threadsOption } from './common-options';
 import { registerDecodeCacheCommand } from './decode-cache';
 import { benchDeviceState } from './device-state';
 import { registerGraphCheckCommand } from './graph-check';
@@ -51,17 +52,17 @@ const operatorSetList = (list: string): OperatorSet[] =>
 program
   .command('engine')
   .description('prefill and decode tokens/s at several context lengths vs measured MatMul throughput')
-  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .addOption(modelOption())
   .option('--contexts <list>', 'context lengths', '512,2048,4096')
   .option('--runs <n>', 'runs per figure (median reported)', '5')
   .option('--chunk <n>', 'prefill chunk', '512')
   .option('--weight-bits <list>', 'weight precisions to compare (32 = exact; 8, 4 = MatMulNBits)', '32')
   .option('--accuracy-level <list>', 'MatMulNBits accuracy_level(s) for quantized weights (0 = float, 4 = int8)', '4')
   .option('--operators <list>', 'operator sets to compare (onnx, contrib; default: the engine chooses)')
-  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
-  .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+  .addOption(threadsOption())
+  .addOption(providerOption())
   .option('--activations <type>', 'auto (float16 on GPU providers), float32 or float16', 'auto')
-  .option('--json', 'print raw JSON')
+  .addOption(jsonOption())
   .action(async (opts: EngineBenchOptions) => {
     const activations = parseActivations(opts.activations);
     const probe = await MatMulProbe.create();
@@ -106,13 +107,13 @@ program
 program
   .command('operators')
   .description('one decode step and one prefill chunk through the onnx and the contrib graph, timed in pairs')
-  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .addOption(modelOption())
   .option('--weight-bits <bits>', 'weights of both graphs (32 = exact; 8, 4 = MatMulNBits)', '4')
   .option('--context <n>', 'past + step tokens', '1024')
   .option('--chunk <n>', 'prefill chunk', '512')
   .option('--pairs <n>', 'timed pairs per step (medians reported)', '101')
-  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
-  .option('--json', 'print raw JSON')
+  .addOption(threadsOption())
+  .addOption(jsonOption())
   .action(
     async (opts: {
       model?: string;
@@ -164,7 +165,7 @@ program
 program
   .command('weight-quality')
   .description('KL of quantized weights from the exact ones and both NLLs, on the long-file protocol')
-  .option('--model <dir>', 'checkpoint (default: bundled tiny-coder)')
+  .addOption(modelOption())
   .option('--weight-bits <bits>', 'quantized weight bits (4 or 8)', '4')
   .option('--accuracy-level <n>', 'MatMulNBits accuracy_level (0 = float, 4 = int8)', '4')
   .option(
@@ -177,7 +178,7 @@ program
   .option('--prefix-tokens <n>', 'tokens before the target', '768')
   .option('--target-tokens <n>', 'tokens scored per file', '256')
   .option('--min-tokens <n>', 'scored tokens at least', '2000')
-  .option('--json', 'print raw JSON')
+  .addOption(jsonOption())
   .action(
     async (opts: {
       model?: string;
@@ -228,11 +229,11 @@ program
 program
   .command('repository <repo>')
   .description('index, one-line edits, restart reload and completion latency on a repository')
-  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .addOption(modelOption())
   .option('--edits <n>', 'one-line edits measured', '5')
   .option('--reloads <n>', 'restart reloads measured', '3')
   .option('--completions <n>', 'completion positions measured', '10')
-  .option('--json', 'print raw JSON')
+  .addOption(jsonOption())
   .action(
     async (
       repo: string,
@@ -276,14 +277,14 @@ program
 program
   .command('device-state')
   .description('greedy decode with state on the device vs the host path, interleaved (issue 11)')
-  .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+  .addOption(modelOption())
   .option('--context <n>', 'prompt tokens (random ids)', '512')
   .option('--tokens <n>', 'generated tokens per run', '32')
   .option('--runs <n>', 'runs per path (median reported)', '5')
   .option('--weight-bits <n>', 'weight precision (default: the model size default)')
-  .option('--threads <n>', 'intra-op threads (default: onnxruntime chooses)')
-  .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
-  .option('--json', 'print raw JSON')
+  .addOption(threadsOption())
+  .addOption(providerOption())
+  .addOption(jsonOption())
   .action(
     async (opts: {
       model?: string;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CACHE_CONFIG } from '../../src/cache/cache-config';
 import { Engine } from '../../src/engine/engine';
+import { jsonOption, modelOption } from '../common-options';
 import { type KernelRow, measureBlockKernels, printKernelTable } from './kernels';
 import { type DecodeCacheOptions } from './options';
 import { measureLayoutQuality, parseFusedVariants, printQualityTable, type QualityReport } from './quality';
@@ -30,7 +31,7 @@ export function registerDecodeCacheCommand(program: Command): void {
   program
     .command('decode-cache')
     .description('decode step over plain 16-bit past vs 2-bit KIVI block vs 2-bit fused (MatMulNBits) block')
-    .option('--model <dir>', 'checkpoint (default: bundled coder-15m)')
+    .addOption(modelOption())
     .option('--contexts <list>', 'context lengths in tokens', '4096,16384,65536')
     .option('--steps <n>', 'measured rounds (a burst of steps of every variant each)', '15')
     .option('--burst <n>', 'consecutive steps per variant and round (the first one is not counted)', '4')
@@ -51,7 +52,7 @@ export function registerDecodeCacheCommand(program: Command): void {
     .option('--no-center-keys', 'fused layout without key centering (decode timing)')
     .option('--no-rotate', 'fused layout without the Hadamard rotation (decode timing)')
     .option('--max-files <n>', 'files for --quality', '20')
-    .option('--json', 'print raw JSON')
+    .addOption(jsonOption())
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const num = (k: string) => Number(o[k]);
       const threads = o.threads ? Number(o.threads) : undefined;

@@ -248,10 +248,12 @@ function deviceSteps(
       for (let start = 0; start < ids.length; start += chunk) {
         if (options.signal?.aborted) return null;
         const part = ids.slice(start, start + chunk);
+        const last = start + chunk >= ids.length;
+        // Only the last chunk's answer is used: earlier chunks bring back just their token, not their logits.
         result = await kv.step(
           part,
           part.map((_, i) => firstPosition + start + i),
-          want,
+          last ? want : 'token',
           extra,
         );
       }

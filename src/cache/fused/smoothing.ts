@@ -90,8 +90,7 @@ export async function calibrateKeySmoothing(
     await prefill(session, cache, ids, { firstPosition: sink.length });
     for (let l = 0; l < numLayers; l++) {
       for (let h = 0; h < KV; h++) {
-        const keys = cache.headKeys(l, h, sink.length).slice();
-        const m = residualMaxAbs(keys, ids.length, d, centerGroup);
+        const m = residualMaxAbs(cache.headKeys(l, h, sink.length), ids.length, d, centerGroup);
         accumulateMaxAbs([maxAbs[l]!.subarray(h * d, (h + 1) * d)], [m], d);
       }
     }
