@@ -11,6 +11,7 @@ import { Engine } from '../src/engine/engine';
 import { bundledModelDir } from '../src/engine/paths';
 import { jsonOption, modelOption, providerOption, threadsOption } from './common-options';
 import { registerDecodeCacheCommand } from './decode-cache';
+import { registerDecodeProfileCommand } from './decode-profile';
 import { benchDeviceState } from './device-state';
 import { registerGraphCheckCommand } from './graph-check';
 import { registerLineEndCommand } from './line-end';
@@ -322,6 +323,7 @@ program
   );
 
 registerDecodeCacheCommand(program);
+registerDecodeProfileCommand(program);
 registerGraphCheckCommand(program);
 registerLineEndCommand(program);
 registerFrontierCommands(program);
